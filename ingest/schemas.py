@@ -1,0 +1,161 @@
+"""The one declaration of the raw tables.
+
+Every loader (DuckDB, BigQuery), the validation SQL, the dbt sources and the
+tests read the input contract from here. Do not restate these columns anywhere
+else: derive from :data:`TABLES`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+ColumnType = Literal["string", "int64", "timestamp", "date"]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One input column of a daily CSV drop.
+
+    ``rule`` names an extra check on top of "parses as ``type``":
+
+    - ``non_negative``: integer >= 0
+    - ``positive``: integer > 0
+    - ``one_of``: value (lowercased when ``lowercase``) must be in ``allowed``
+    """
+
+    name: str
+    type: ColumnType = "string"
+    required: bool = False
+    rule: Literal["non_negative", "positive", "one_of"] | None = None
+    allowed: tuple[str, ...] = ()
+    lowercase: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    """A raw table: its input columns, its event id and its event time."""
+
+    name: str
+    key: str
+    event_time: str
+    columns: tuple[Column, ...]
+    description: str = ""
+    cluster_by: tuple[str, ...] = field(default=())
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    @property
+    def required_columns(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.required)
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"{self.name} has no column {name!r}")
+
+    @property
+    def rejected_table(self) -> str:
+        return f"{self.name}_rejected"
+
+
+#: Lineage columns appended to every loaded raw row, in this order.
+LINEAGE_COLUMNS: tuple[Column, ...] = (
+    Column("_source_file", "string", description="File name the row was loaded from."),
+    Column("_file_date", "date", description="Date the file covers (from its name)."),
+    Column("_loaded_at", "timestamp", description="When the load that wrote this row ran (UTC)."),
+    Column(
+        "_source_row",
+        "int64",
+        description="Position of the row among the rows parsed from its file; "
+        "the larger one wins when an id repeats within a file.",
+    ),
+)
+
+#: Columns of ``raw.<table>_rejected``.
+REJECTED_COLUMNS: tuple[Column, ...] = (
+    Column("_source_file", "string", description="File name the row came from."),
+    Column("_file_date", "date", description="Date the file covers (from its name)."),
+    Column("_loaded_at", "timestamp", description="When the load that rejected this row ran."),
+    Column("line_number", "int64", description="1-based physical line where the record starts."),
+    Column("reason", "string", description="Why the row was not loaded."),
+    Column("line_text", "string", description="The record exactly as it appears in the file."),
+)
+
+#: Columns of ``raw.load_audit``: one row per file load.
+AUDIT_COLUMNS: tuple[Column, ...] = (
+    Column("load_id", "string", description="Unique id of this file load."),
+    Column("table_name", "string", description="Raw table the file was loaded into."),
+    Column("_file_date", "date", description="Date the file covers."),
+    Column("_source_file", "string", description="File name."),
+    Column("_loaded_at", "timestamp", description="When the load ran (UTC)."),
+    Column("rows_in_file", "int64", description="Data records in the file (header excluded)."),
+    Column("rows_loaded", "int64", description="Records written to the raw table."),
+    Column("rows_rejected", "int64", description="Records written to the rejected table."),
+    Column("extra_columns", "string", description="Unknown header columns, ignored."),
+)
+
+AUDIT_TABLE = "load_audit"
+
+VIEWING_LOGS = TableSchema(
+    name="viewing_logs",
+    key="view_id",
+    event_time="started_at",
+    description="One row per viewing session.",
+    cluster_by=("view_id",),
+    columns=(
+        Column("view_id", required=True, description="Id of the viewing session."),
+        Column("user_id", required=True, description="Viewer."),
+        Column("content_id", required=True, description="Content watched."),
+        Column("genre", description="Genre of the content."),
+        Column("started_at", "timestamp", required=True, description="Session start (UTC)."),
+        Column(
+            "watch_duration_s",
+            "int64",
+            required=True,
+            rule="non_negative",
+            description="Seconds watched.",
+        ),
+        Column(
+            "content_duration_s",
+            "int64",
+            rule="positive",
+            description="Length of the content in seconds.",
+        ),
+        Column("device", description="Device type."),
+        Column("country", description="Country code."),
+    ),
+)
+
+SOCIAL_INTERACTIONS = TableSchema(
+    name="social_interactions",
+    key="interaction_id",
+    event_time="created_at",
+    description="One row per like, share or comment.",
+    cluster_by=("interaction_id",),
+    columns=(
+        Column("interaction_id", required=True, description="Id of the interaction."),
+        Column("user_id", required=True, description="User who interacted."),
+        Column("content_id", required=True, description="Content interacted with."),
+        Column(
+            "interaction_type",
+            required=True,
+            rule="one_of",
+            allowed=("like", "share", "comment"),
+            lowercase=True,
+            description="like, share or comment (stored lowercase).",
+        ),
+        Column("platform", description="Platform the interaction came from."),
+        Column("created_at", "timestamp", required=True, description="When it happened (UTC)."),
+    ),
+)
+
+TABLES: dict[str, TableSchema] = {t.name: t for t in (VIEWING_LOGS, SOCIAL_INTERACTIONS)}
+
+#: Schema (DuckDB) / dataset (BigQuery) names.
+RAW_SCHEMA = "raw"
+ANALYTICS_SCHEMA = "analytics"

@@ -1,0 +1,75 @@
+"""One typed settings object. Environment variables are read here and nowhere else."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = REPO_ROOT / "dbt"
+
+#: dbt target name -> warehouse kind. The target is the one switch.
+TARGETS: dict[str, Literal["duckdb", "bigquery"]] = {
+    "dev": "duckdb",
+    "ci": "duckdb",
+    "prod": "bigquery",
+}
+DEFAULT_TARGET = "dev"
+DEFAULT_DUCKDB_PATH = Path("warehouse") / "nightjar.duckdb"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime configuration for ingest, dbt and the flow.
+
+    ``target`` selects both the dbt target and the ingest warehouse.
+    """
+
+    target: str = DEFAULT_TARGET
+    duckdb_path: Path = REPO_ROOT / DEFAULT_DUCKDB_PATH
+    bigquery_project: str | None = None
+    bigquery_location: str = "EU"
+    bigquery_api_endpoint: str | None = None
+    raw_dataset: str = "raw"
+    analytics_dataset: str = "analytics"
+
+    @property
+    def warehouse_kind(self) -> Literal["duckdb", "bigquery"]:
+        try:
+            return TARGETS[self.target]
+        except KeyError:
+            raise ValueError(
+                f"unknown target {self.target!r}; choose one of {', '.join(TARGETS)}"
+            ) from None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Build settings from the environment; keyword overrides (e.g. a CLI flag) win."""
+        env = os.environ if env is None else env
+        duckdb_path = Path(env.get("DUCKDB_PATH") or DEFAULT_DUCKDB_PATH)
+        if not duckdb_path.is_absolute():
+            duckdb_path = (Path.cwd() / duckdb_path).resolve()
+        values: dict[str, object] = {
+            "target": env.get("NIGHTJAR_TARGET") or DEFAULT_TARGET,
+            "duckdb_path": duckdb_path,
+            "bigquery_project": env.get("BIGQUERY_PROJECT") or env.get("GOOGLE_CLOUD_PROJECT"),
+            "bigquery_location": env.get("BIGQUERY_LOCATION") or "EU",
+            "bigquery_api_endpoint": env.get("BIGQUERY_API_ENDPOINT") or None,
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.warehouse_kind  # noqa: B018 - validate the target early
+        return settings
+
+    def dbt_env(self) -> dict[str, str]:
+        """Environment dbt needs so that its profile points at the same warehouse."""
+        env = {"DUCKDB_PATH": str(self.duckdb_path), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+        if self.bigquery_project:
+            env["BIGQUERY_PROJECT"] = self.bigquery_project
+        env["BIGQUERY_LOCATION"] = self.bigquery_location
+        if self.bigquery_api_endpoint:
+            env["BIGQUERY_API_ENDPOINT"] = self.bigquery_api_endpoint
+        return env
