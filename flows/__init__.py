@@ -1,0 +1,1 @@
+"""The nightly pipeline: ingest the daily CSV drops, ``dbt build``, summarise."""

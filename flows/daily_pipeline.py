@@ -1,0 +1,287 @@
+"""The nightly Prefect flow: ingest the day's CSV drops, ``dbt build``, publish a summary.
+
+Run it locally (no Prefect server needed; a temporary one starts by itself)::
+
+    python -m flows.daily_pipeline --run-date 2026-11-25 --target dev --source-dir sample_data
+
+The flow is thin: the work is done by plain functions (``ingest_day``, ``run_dbt_build``,
+``render_markdown``) that tests call without Prefect. Tasks only add names, retries and logs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from flows.dashboard_step import run_dashboard_step
+from flows.dbt_build import DbtBuildError, DbtBuildResult, raise_for_failure, run_dbt_build
+from flows.retry import RETRIES, RETRY_DELAYS_S, retry_on_transient
+from flows.summary import FileLoad, PipelineSummary, render_markdown
+from ingest.settings import DBT_PROJECT_DIR, TARGETS, Settings
+
+log = logging.getLogger(__name__)
+
+SUMMARY_ARTIFACT_KEY = "daily-pipeline-summary"
+DEFAULT_SOURCE_DIR = "sample_data"
+
+
+# --- plain functions -------------------------------------------------------------------------
+
+
+def default_run_date(today: date | None = None) -> date:
+    """Yesterday, in UTC: the day the nightly drop covers."""
+    return (today or datetime.now(UTC).date()) - timedelta(days=1)
+
+
+def run_dates(run_date: date | None, end_date: date | None = None) -> list[date]:
+    """The dates to load, in order: ``run_date`` alone, or ``run_date`` to ``end_date``."""
+    start = run_date or default_run_date()
+    if end_date is None:
+        return [start]
+    if end_date < start:
+        raise ValueError(
+            f"end date {end_date} is before run date {start}; "
+            "a backfill runs from --run-date up to and including --end-date"
+        )
+    return [start + timedelta(days=i) for i in range((end_date - start).days + 1)]
+
+
+def describe_warehouse(settings: Settings) -> str:
+    """Where the run writes, for the summary and the log."""
+    if settings.warehouse_kind == "duckdb":
+        return str(settings.duckdb_path)
+    return f"BigQuery project {settings.bigquery_project or '(default)'}"
+
+
+def ingest_day(settings: Settings, run_date: date, source_dir: str | Path) -> list[FileLoad]:
+    """Load both tables' files for ``run_date`` and report each file load."""
+    from ingest import ingest_date
+
+    results = ingest_date(settings, run_date, Path(source_dir))
+    loads = [FileLoad.from_load_result(r) for r in results]
+    return loads
+
+
+def dbt_build(settings: Settings, full_refresh: bool = False) -> DbtBuildResult:
+    """The one ``dbt build`` of the run, against the same warehouse as the ingest."""
+    return run_dbt_build(
+        DBT_PROJECT_DIR, settings.target, settings.dbt_env(), full_refresh=full_refresh
+    )
+
+
+# --- Prefect tasks: thin wrappers ------------------------------------------------------------
+
+
+@task(
+    name="ingest",
+    task_run_name="ingest-{run_date}",
+    retries=RETRIES,
+    retry_delay_seconds=RETRY_DELAYS_S,
+    retry_condition_fn=retry_on_transient,
+    cache_policy=NO_CACHE,
+)
+def ingest_task(settings: Settings, run_date: date, source_dir: str) -> list[FileLoad]:
+    loads = ingest_day(settings, run_date, source_dir)
+    logger = get_run_logger()
+    for load in loads:
+        logger.info(
+            "%s %s: read %d, loaded %d, rejected %d",
+            load.table,
+            load.source_file,
+            load.rows_in_file,
+            load.rows_loaded,
+            load.rows_rejected,
+        )
+    return loads
+
+
+@task(
+    name="dbt-build",
+    retries=RETRIES,
+    retry_delay_seconds=RETRY_DELAYS_S,
+    retry_condition_fn=retry_on_transient,
+    cache_policy=NO_CACHE,
+)
+def dbt_build_task(settings: Settings, full_refresh: bool) -> DbtBuildResult:
+    result = dbt_build(settings, full_refresh)
+    get_run_logger().info(
+        "dbt build: %s in %.1fs",
+        ", ".join(f"{n} {k}" for k, n in result.counts.items()),
+        result.seconds,
+    )
+    return raise_for_failure(result)
+
+
+@task(name="dashboard", cache_policy=NO_CACHE)
+def dashboard_task(settings: Settings) -> str:
+    return str(run_dashboard_step(settings))
+
+
+@task(name="summary", cache_policy=NO_CACHE)
+def summary_task(summary: PipelineSummary) -> str:
+    markdown = render_markdown(summary)
+    create_markdown_artifact(
+        key=SUMMARY_ARTIFACT_KEY,
+        markdown=markdown,
+        description=f"Nightly pipeline on {summary.target}",
+    )
+    get_run_logger().info("Run summary\n%s", markdown)
+    return markdown
+
+
+# --- the flow --------------------------------------------------------------------------------
+
+
+@flow(name="daily-pipeline")
+def daily_pipeline(
+    run_date: date | None = None,
+    target: str = "dev",
+    source_dir: str = "sample_data",
+    end_date: date | None = None,
+    full_refresh: bool = False,
+    dashboard: bool = False,
+) -> PipelineSummary:
+    """Ingest the drops for ``run_date`` (to ``end_date`` for a backfill), dbt build, summarise."""
+    started = time.perf_counter()
+    settings = Settings.from_env(target=target)
+    summary = PipelineSummary(
+        target=settings.target,
+        dates=run_dates(run_date, end_date),
+        source_dir=str(source_dir),
+        warehouse=describe_warehouse(settings),
+    )
+    try:
+        for day in summary.dates:
+            summary.loads += ingest_task(settings, day, str(source_dir))
+        summary.ingest_seconds = time.perf_counter() - started
+        try:
+            summary.dbt = dbt_build_task(settings, full_refresh)
+        except DbtBuildError as exc:
+            summary.dbt = exc.result
+            raise
+        if dashboard:
+            summary.dashboard = dashboard_task(settings)
+    except Exception as exc:
+        summary.failure = f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        if not summary.ingest_seconds:
+            summary.ingest_seconds = time.perf_counter() - started
+        summary.total_seconds = time.perf_counter() - started
+        summary_task(summary)
+    return summary
+
+
+# --- command line ----------------------------------------------------------------------------
+
+
+def _iso_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m flows.daily_pipeline",
+        description="Run the nightly pipeline: ingest the CSV drops for a date (or a range), "
+        "then one dbt build (models and tests), then print a summary.",
+    )
+    parser.add_argument(
+        "--run-date",
+        type=_iso_date,
+        default=None,
+        help="file date to load, YYYY-MM-DD (default: yesterday in UTC, "
+        f"which is {default_run_date()} now)",
+    )
+    parser.add_argument(
+        "--end-date",
+        type=_iso_date,
+        default=None,
+        help="backfill: load every date from --run-date to this date, in order "
+        "(default: only --run-date)",
+    )
+    parser.add_argument(
+        "--target",
+        choices=sorted(TARGETS),
+        default=None,
+        help="warehouse and dbt target (default: $NIGHTJAR_TARGET, else dev)",
+    )
+    parser.add_argument(
+        "--source-dir",
+        default=DEFAULT_SOURCE_DIR,
+        help=f"folder holding <table>/<YYYY-MM-DD>.csv (default: {DEFAULT_SOURCE_DIR})",
+    )
+    parser.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="rebuild incremental models from all of raw (default: incremental)",
+    )
+    parser.add_argument(
+        "--dashboard",
+        action="store_true",
+        help="render the local dashboard from the marts at the end (default: off)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; returns the process exit status."""
+    args = parse_args(argv)
+    try:
+        settings = Settings.from_env(target=args.target)
+        dates = run_dates(args.run_date, args.end_date)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        summary = daily_pipeline(
+            run_date=dates[0],
+            target=settings.target,
+            source_dir=args.source_dir,
+            end_date=args.end_date,
+            full_refresh=args.full_refresh,
+            dashboard=args.dashboard,
+        )
+    except DbtBuildError as exc:
+        print(f"\nPIPELINE FAILED in dbt build.\n{exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        step = "ingest" if _is_ingest_error(exc) else "the pipeline"
+        print(f"\nPIPELINE FAILED in {step}.\n{type(exc).__name__}: {exc}", file=sys.stderr)
+        if step == "ingest":
+            print(
+                "Files loaded before this one are kept (each file load is atomic); fix the file "
+                "named above and re-run the same command.",
+                file=sys.stderr,
+            )
+        return 1
+    loaded = sum(load.rows_loaded for load in summary.loads)
+    rejected = sum(load.rows_rejected for load in summary.loads)
+    print(
+        f"\nPipeline succeeded on {summary.target}: {len(summary.loads)} files, "
+        f"{loaded} rows loaded, {rejected} rejected; warehouse: {summary.warehouse}"
+    )
+    return 0
+
+
+def _is_ingest_error(exc: BaseException) -> bool:
+    try:
+        from ingest import IngestError
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(exc, IngestError)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,212 @@
+"""One in-process ``dbt build`` through dbt's programmatic runner, summarised per node."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+PASSED = "passed"
+WARNED = "warned"
+FAILED = "failed"
+ERRORED = "errored"
+SKIPPED = "skipped"
+OUTCOMES = (PASSED, WARNED, FAILED, ERRORED, SKIPPED)
+
+#: dbt node status -> outcome in the summary.
+_OUTCOME_BY_STATUS = {
+    "success": PASSED,
+    "pass": PASSED,
+    "no-op": PASSED,
+    "warn": WARNED,
+    "partial success": WARNED,
+    "fail": FAILED,
+    "error": ERRORED,
+    "runtime error": ERRORED,
+    "skipped": SKIPPED,
+}
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    """What happened to one dbt node in the build."""
+
+    unique_id: str
+    resource_type: str
+    status: str
+    outcome: str
+    seconds: float
+    message: str = ""
+    failures: int | None = None
+
+    @property
+    def name(self) -> str:
+        """``model.nightjar.mart_users`` -> ``mart_users`` (tests keep their full name)."""
+        return self.unique_id.split(".", 2)[-1]
+
+
+@dataclass(frozen=True)
+class DbtBuildResult:
+    """The outcome of one ``dbt build``."""
+
+    success: bool
+    nodes: tuple[NodeResult, ...]
+    seconds: float
+    log_path: Path
+    args: tuple[str, ...] = ()
+    error: str | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def problems(self) -> tuple[NodeResult, ...]:
+        """Nodes that failed or errored, in build order."""
+        return tuple(n for n in self.nodes if n.outcome in (FAILED, ERRORED))
+
+    @property
+    def skipped(self) -> tuple[NodeResult, ...]:
+        return tuple(n for n in self.nodes if n.outcome == SKIPPED)
+
+
+class DbtBuildError(RuntimeError):
+    """``dbt build`` failed: a model or test failed, or dbt could not run at all."""
+
+    def __init__(self, result: DbtBuildResult) -> None:
+        self.result = result
+        super().__init__(describe_failure(result))
+
+
+def build_args(
+    project_dir: Path,
+    target: str,
+    *,
+    full_refresh: bool = False,
+    log_path: Path | None = None,
+    extra: tuple[str, ...] = (),
+) -> list[str]:
+    """The command line of the one ``dbt build`` the pipeline runs."""
+    args = [
+        "build",
+        "--project-dir",
+        str(project_dir),
+        "--profiles-dir",
+        str(project_dir),
+        "--target",
+        target,
+        "--log-path",
+        str(log_path or project_dir / "logs"),
+    ]
+    if full_refresh:
+        args.append("--full-refresh")
+    args.extend(extra)
+    return args
+
+
+@contextmanager
+def _environ(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for dbt's ``env_var()`` and restore them afterwards."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+def _node_result(run_result: object) -> NodeResult:
+    node = run_result.node  # type: ignore[attr-defined]
+    status = str(run_result.status)  # type: ignore[attr-defined]
+    return NodeResult(
+        unique_id=node.unique_id,
+        resource_type=str(node.resource_type),
+        status=status,
+        outcome=_OUTCOME_BY_STATUS.get(status, ERRORED),
+        seconds=float(getattr(run_result, "execution_time", 0.0) or 0.0),
+        message=str(getattr(run_result, "message", "") or ""),
+        failures=getattr(run_result, "failures", None),
+    )
+
+
+def count_outcomes(nodes: tuple[NodeResult, ...]) -> dict[str, int]:
+    """Nodes per outcome, every outcome present (0 when none)."""
+    counts = dict.fromkeys(OUTCOMES, 0)
+    for node in nodes:
+        counts[node.outcome] += 1
+    return counts
+
+
+def run_dbt_build(
+    project_dir: Path,
+    target: str,
+    env: Mapping[str, str],
+    *,
+    full_refresh: bool = False,
+    log_path: Path | None = None,
+    extra: tuple[str, ...] = (),
+) -> DbtBuildResult:
+    """Run ``dbt build`` in this process and return what happened to every node.
+
+    ``env`` is exported first (dbt's ``profiles.yml`` reads it through ``env_var()``).
+    Never raises for failed models or tests: callers decide with :func:`raise_for_failure`.
+    """
+    from dbt.cli.main import dbtRunner
+
+    log_dir = log_path or project_dir / "logs"
+    args = build_args(project_dir, target, full_refresh=full_refresh, log_path=log_dir, extra=extra)
+    log.info("dbt %s", " ".join(args))
+    started = time.perf_counter()
+    with _environ(env):
+        outcome = dbtRunner().invoke(args)
+    seconds = time.perf_counter() - started
+
+    run_results = getattr(outcome.result, "results", None) or []
+    nodes = tuple(_node_result(r) for r in run_results)
+    error = None
+    if outcome.exception is not None:
+        error = f"{type(outcome.exception).__name__}: {outcome.exception}"
+    elif not outcome.success and not any(n.outcome in (FAILED, ERRORED) for n in nodes):
+        error = "dbt reported failure without a failing node"
+    return DbtBuildResult(
+        success=bool(outcome.success) and error is None,
+        nodes=nodes,
+        seconds=seconds,
+        log_path=log_dir / "dbt.log",
+        args=tuple(args),
+        error=error,
+        counts=count_outcomes(nodes),
+    )
+
+
+def describe_failure(result: DbtBuildResult) -> str:
+    """A message saying which dbt node(s) failed, why, what was skipped, and where the log is."""
+    lines = ["dbt build failed."]
+    if result.error:
+        lines.append(f"dbt could not complete: {result.error}")
+    for node in result.problems:
+        detail = node.message.strip().splitlines()[0] if node.message.strip() else node.status
+        lines.append(f"  {node.outcome.upper()}: {node.unique_id} ({detail})")
+    if result.skipped:
+        names = ", ".join(n.name for n in result.skipped)
+        lines.append(f"  skipped downstream of the failure: {names}")
+    lines.append(f"dbt log: {result.log_path}")
+    lines.append(
+        "Fix the data or the model named above, then re-run the same command: "
+        "loads and incremental models are safe to repeat."
+    )
+    return "\n".join(lines)
+
+
+def raise_for_failure(result: DbtBuildResult) -> DbtBuildResult:
+    """Return ``result`` when the build succeeded, else raise :class:`DbtBuildError`."""
+    if not result.success:
+        raise DbtBuildError(result)
+    return result
