@@ -80,7 +80,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """Unit tests and DuckDB/dbt/Prefect integration tests (pytest; fails if none ran)."""
-    install(session, "dev")
+    install(session, "dev", "dashboard")
     env = session_env(session, DUCKDB_PATH=fresh_warehouse(session, "tests.duckdb"))
     session.run("pytest", "--ignore=tests/e2e", *session.posargs, env=env)
 
@@ -134,6 +134,51 @@ def pipeline(session: nox.Session) -> None:
             ]
         )
     )
+
+
+@nox.session(python=PYTHON)
+def dashboard(session: nox.Session) -> None:
+    """The local dashboard: the marts of a target rendered as one self-contained HTML file
+    that opens offline (default ``reports/dashboard.html``; the path is printed at the end).
+
+    Works on its own: on a DuckDB target (dev/ci) whose warehouse has no marts yet, it first
+    runs the flow over all the sample data, like ``pipeline``. Arguments go to
+    ``python -m dashboard``, e.g. ``nox -s dashboard -- --out my.html`` or
+    ``nox -s dashboard -- --target prod`` (BigQuery: needs BIGQUERY_PROJECT and credentials).
+    """
+    args = list(session.posargs)
+    target = os.environ.get("NIGHTJAR_TARGET") or "dev"
+    for i, arg in enumerate(args):
+        if arg.startswith("--target="):
+            target = arg.split("=", 1)[1]
+        elif arg == "--target" and i + 1 < len(args):
+            target = args[i + 1]
+    prod = target == "prod"
+    install(session, "dashboard", *(["bigquery"] if prod else []))
+    env = session_env(session)
+    status = session.run(
+        "python", "-m", "dashboard", "--check", *args, env=env, silent=True, success_codes=[0, 3]
+    )
+    if "marts present" not in str(status):
+        if prod:
+            session.error(f"no marts on BigQuery; run the flow with --target prod first:\n{status}")
+        session.log("No marts in the warehouse yet: running the flow over the sample data first.")
+        dates = sample_dates()
+        session.run(
+            "python",
+            "-m",
+            "flows.daily_pipeline",
+            "--run-date",
+            dates[0],
+            "--end-date",
+            dates[-1],
+            "--source-dir",
+            str(SAMPLE_DATA.relative_to(ROOT)),
+            "--target",
+            target,
+            env=env,
+        )
+    session.run("python", "-m", "dashboard", *args, env=env)
 
 
 @nox.session(python=PYTHON)

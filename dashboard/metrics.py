@@ -1,0 +1,244 @@
+"""The figures shown on the dashboard, computed in the warehouse from the two marts.
+
+Queries use only SQL that DuckDB and BigQuery both accept (``cast(... as date)``, ``bigint``,
+``least``, ``case``), so the same text runs on either target. Ratios are computed here in
+Python from the summed counts: engagement rate is total interactions over total views, never
+an average of per-row rates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from dashboard.readers import MartReader
+
+SEGMENTS = ("heavy", "regular", "light", "social_only")
+#: Completion-rate histogram: bins of this width over [0, 1]; a rate of exactly 1 goes in the
+#: last bin.
+COMPLETION_BINS = 10
+NO_DEVICE = "(no device)"
+
+
+@dataclass(frozen=True)
+class Headline:
+    """One headline number: a stable key (used as the DOM id), a label and the exact value."""
+
+    key: str
+    label: str
+    value: int | float | None
+    kind: str = "int"  # int | rate | hours | float
+
+
+@dataclass(frozen=True)
+class DateRange:
+    first: dt.date | None
+    last: dt.date | None
+
+
+@dataclass(frozen=True)
+class ContentPage:
+    headlines: tuple[Headline, ...]
+    date_range: DateRange
+    views_per_day: list[tuple[dt.date, int]]
+    top_contents: list[dict[str, Any]]  # content_id, views, interactions, engagement_rate
+    completion_bins: list[tuple[float, float, int]]  # (low, high, content-day rows)
+    completion_rows: int
+
+
+@dataclass(frozen=True)
+class AudiencePage:
+    headlines: tuple[Headline, ...]
+    date_range: DateRange
+    users_by_segment: list[tuple[str, int]]
+    users_by_device: list[tuple[str, int]]
+
+
+@dataclass(frozen=True)
+class DashboardData:
+    source: str
+    content: ContentPage
+    audience: AudiencePage
+    generated_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+
+
+def _ratio(numerator: float | None, denominator: float | None) -> float | None:
+    if not denominator:
+        return None
+    return (numerator or 0) / denominator
+
+
+def _int(value: Any) -> int:
+    return int(value or 0)
+
+
+def _date(value: Any) -> dt.date | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
+
+
+def content_page(reader: MartReader, top_n: int = 10, min_views: int = 1) -> ContentPage:
+    """Headlines and charts of the "Content performance" page."""
+    mart = reader.table("mart_content_performance")
+    (totals,) = reader.query(
+        f"""
+        select
+            count(distinct content_id) as contents,
+            sum(views) as views,
+            sum(total_watch_s) as total_watch_s,
+            sum(completed_views) as completed_views,
+            sum(likes) as likes,
+            sum(shares) as shares,
+            sum(comments) as comments,
+            min(activity_date) as first_date,
+            max(activity_date) as last_date
+        from {mart}
+        """
+    )
+    views = _int(totals["views"])
+    interactions = _int(totals["likes"]) + _int(totals["shares"]) + _int(totals["comments"])
+    watch_s = _int(totals["total_watch_s"])
+    headlines = (
+        Headline("total-views", "Views", views),
+        Headline("watch-hours", "Watch hours", watch_s / 3600, "hours"),
+        Headline("interactions", "Interactions", interactions),
+        Headline("engagement-rate", "Engagement rate", _ratio(interactions, views), "rate"),
+        Headline(
+            "completed-share",
+            "Completed views",
+            _ratio(_int(totals["completed_views"]), views),
+            "rate",
+        ),
+        Headline("contents", "Contents", _int(totals["contents"])),
+    )
+
+    per_day = reader.query(
+        f"""
+        select activity_date, sum(views) as views
+        from {mart}
+        group by activity_date
+        order by activity_date
+        """
+    )
+
+    per_content = reader.query(
+        f"""
+        select
+            content_id,
+            sum(views) as views,
+            sum(likes) + sum(shares) + sum(comments) as interactions
+        from {mart}
+        group by content_id
+        having sum(views) >= {int(min_views)}
+        """
+    )
+    ranked = sorted(
+        (
+            {
+                "content_id": str(row["content_id"]),
+                "views": _int(row["views"]),
+                "interactions": _int(row["interactions"]),
+                "engagement_rate": _int(row["interactions"]) / _int(row["views"]),
+            }
+            for row in per_content
+        ),
+        key=lambda r: (-r["engagement_rate"], -r["views"], r["content_id"]),
+    )[:top_n]
+
+    bins = reader.query(
+        f"""
+        select
+            least(cast(floor(avg_completion_rate * {COMPLETION_BINS}) as bigint),
+                  {COMPLETION_BINS - 1}) as bin,
+            count(*) as n
+        from {mart}
+        where avg_completion_rate is not null
+        group by 1
+        """
+    )
+    counts = {int(row["bin"]): _int(row["n"]) for row in bins}
+    completion_bins = [
+        (i / COMPLETION_BINS, (i + 1) / COMPLETION_BINS, counts.get(i, 0))
+        for i in range(COMPLETION_BINS)
+    ]
+
+    return ContentPage(
+        headlines=headlines,
+        date_range=DateRange(_date(totals["first_date"]), _date(totals["last_date"])),
+        views_per_day=[(_date(r["activity_date"]), _int(r["views"])) for r in per_day],
+        top_contents=ranked,
+        completion_bins=completion_bins,
+        completion_rows=sum(counts.values()),
+    )
+
+
+def audience_page(reader: MartReader) -> AudiencePage:
+    """Headlines and charts of the "Audience" page."""
+    mart = reader.table("mart_users")
+    (totals,) = reader.query(
+        f"""
+        select
+            count(*) as users,
+            sum(case when total_views > 0 then 1 else 0 end) as viewers,
+            sum(case when engagement_segment = 'heavy' then 1 else 0 end) as heavy_users,
+            sum(case when likes + shares + comments > 0 then 1 else 0 end) as interacting_users,
+            sum(active_days) as active_days,
+            cast(min(first_seen_at) as date) as first_date,
+            cast(max(last_seen_at) as date) as last_date
+        from {mart}
+        """
+    )
+    users = _int(totals["users"])
+    headlines = (
+        Headline("users", "Users", users),
+        Headline("viewers", "Users with a view", _int(totals["viewers"])),
+        Headline("heavy-users", "Heavy users", _int(totals["heavy_users"])),
+        Headline("interacting-users", "Users who interacted", _int(totals["interacting_users"])),
+        Headline(
+            "avg-active-days",
+            "Active days per user",
+            _ratio(_int(totals["active_days"]), users),
+            "float",
+        ),
+    )
+    segments = {
+        row["engagement_segment"]: _int(row["n"])
+        for row in reader.query(
+            f"select engagement_segment, count(*) as n from {mart} group by engagement_segment"
+        )
+    }
+    devices = reader.query(
+        f"""
+        select primary_device, count(*) as n
+        from {mart}
+        group by primary_device
+        """
+    )
+    by_device = sorted(
+        ((row["primary_device"] or NO_DEVICE, _int(row["n"])) for row in devices),
+        key=lambda d: (-d[1], d[0]),
+    )
+    known = [(s, segments.pop(s, 0)) for s in SEGMENTS]
+    # A segment outside the contract would be a mart bug; show it rather than hide it.
+    unknown = sorted((str(k), v) for k, v in segments.items())
+    return AudiencePage(
+        headlines=headlines,
+        date_range=DateRange(_date(totals["first_date"]), _date(totals["last_date"])),
+        users_by_segment=known + unknown,
+        users_by_device=by_device,
+    )
+
+
+def collect(reader: MartReader, top_n: int = 10, min_views: int = 1) -> DashboardData:
+    """Everything the dashboard shows, read through ``reader``."""
+    return DashboardData(
+        source=reader.source,
+        content=content_page(reader, top_n=top_n, min_views=min_views),
+        audience=audience_page(reader),
+    )

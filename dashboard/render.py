@@ -1,0 +1,294 @@
+"""Render :class:`~dashboard.metrics.DashboardData` as one self-contained HTML file.
+
+Charts are drawn by plotly.js, which the ``plotly`` Python package ships; it is inlined once
+in the page, so the file opens offline (no CDN, no network request). Headline numbers carry
+stable ids and a ``data-value`` attribute holding the exact value, for tests and scraping.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from collections.abc import Iterable
+
+import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
+
+from dashboard.metrics import (
+    COMPLETION_BINS,
+    AudiencePage,
+    ContentPage,
+    DashboardData,
+    DateRange,
+    Headline,
+)
+
+ACCENT = "#2f6f8f"
+SEGMENT_COLOURS = {
+    "heavy": "#1b4965",
+    "regular": "#2f6f8f",
+    "light": "#62b6cb",
+    "social_only": "#e09f3e",
+}
+CHART_HEIGHT = 340
+PLOTLY_CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["lasso2d"]}
+
+CSS = """
+:root { --fg: #1d2733; --muted: #5b6876; --line: #dfe4ea; --bg: #f5f7fa; --card: #fff; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
+       color: var(--fg); background: var(--bg); }
+header { background: #1b4965; color: #fff; padding: 14px 28px; display: flex;
+         align-items: baseline; gap: 28px; flex-wrap: wrap; }
+header h1 { font-size: 20px; margin: 0; }
+header nav a { color: #cae9ff; margin-right: 18px; text-decoration: none; font-weight: 600; }
+header .source { margin-left: auto; color: #cae9ff; font-size: 12px; }
+main { padding: 8px 28px 28px; max-width: 1400px; margin: 0 auto; }
+section.page { margin-top: 18px; padding: 16px 20px 20px; background: var(--card);
+               border: 1px solid var(--line); border-radius: 8px; }
+section.page h2 { margin: 0 0 2px; font-size: 18px; }
+.date-range { color: var(--muted); margin: 0 0 14px; }
+.kpis { display: grid; grid-template-columns: repeat(auto-fit, minmax(150px, 1fr)); gap: 12px;
+        margin-bottom: 16px; }
+.kpi { border: 1px solid var(--line); border-radius: 6px; padding: 10px 14px; }
+.kpi .label { color: var(--muted); font-size: 12px; text-transform: uppercase;
+              letter-spacing: .04em; }
+.kpi .value { font-size: 24px; font-weight: 650; }
+.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(520px, 1fr)); gap: 16px; }
+.chart-card { border: 1px solid var(--line); border-radius: 6px; padding: 8px 10px 4px;
+              min-width: 0; }
+.chart-card h3 { font-size: 14px; margin: 2px 4px 0; }
+.chart-card .note { color: var(--muted); font-size: 12px; margin: 0 4px 4px; }
+footer { color: var(--muted); font-size: 12px; padding: 0 28px 24px; max-width: 1400px;
+         margin: 0 auto; }
+"""
+
+
+def format_value(headline: Headline) -> str:
+    """The number as shown to people."""
+    value = headline.value
+    if value is None:
+        return "n/a"
+    if headline.kind == "rate":
+        return f"{value:.1%}"
+    if headline.kind == "hours":
+        return f"{value:,.1f}"
+    if headline.kind == "float":
+        return f"{value:,.2f}"
+    return f"{int(value):,}"
+
+
+def data_value(value: int | float | None) -> str:
+    """The exact value for the ``data-value`` attribute (empty when there is none)."""
+    if value is None:
+        return ""
+    return str(int(value)) if isinstance(value, int) else repr(float(value))
+
+
+def _kpis(page_id: str, headlines: Iterable[Headline]) -> str:
+    cards = []
+    for h in headlines:
+        cards.append(
+            f'<div class="kpi" id="kpi-{page_id}-{h.key}" data-kpi="{h.key}" '
+            f'data-kind="{h.kind}" data-value="{data_value(h.value)}">'
+            f'<div class="label">{html.escape(h.label)}</div>'
+            f'<div class="value">{html.escape(format_value(h))}</div></div>'
+        )
+    return f'<div class="kpis" data-page="{page_id}">{"".join(cards)}</div>'
+
+
+def _date_range(page_id: str, dates: DateRange, what: str) -> str:
+    first = dates.first.isoformat() if dates.first else ""
+    last = dates.last.isoformat() if dates.last else ""
+    text = f"{what} from {first} to {last} (UTC)" if first else "No data yet"
+    return (
+        f'<p class="date-range" id="date-range-{page_id}" data-first="{first}" '
+        f'data-last="{last}">{html.escape(text)}</p>'
+    )
+
+
+def _layout(fig: go.Figure, **kwargs: object) -> go.Figure:
+    fig.update_layout(
+        template="plotly_white",
+        height=CHART_HEIGHT,
+        margin={"l": 60, "r": 20, "t": 16, "b": 50},
+        font={"family": "system-ui, sans-serif", "size": 12},
+        showlegend=False,
+        **kwargs,
+    )
+    return fig
+
+
+def _chart(chart_id: str, title: str, note: str, fig: go.Figure) -> str:
+    body = fig.to_html(
+        full_html=False,
+        include_plotlyjs=False,
+        div_id=f"chart-{chart_id}",
+        config=PLOTLY_CONFIG,
+        default_width="100%",
+        default_height=f"{CHART_HEIGHT}px",
+    )
+    return (
+        f'<div class="chart-card" data-chart="{chart_id}"><h3>{html.escape(title)}</h3>'
+        f'<p class="note">{html.escape(note)}</p>{body}</div>'
+    )
+
+
+def views_per_day_figure(page: ContentPage) -> go.Figure:
+    fig = go.Figure(
+        go.Scatter(
+            x=[d.isoformat() for d, _ in page.views_per_day],
+            y=[v for _, v in page.views_per_day],
+            mode="lines+markers",
+            line={"color": ACCENT, "width": 2},
+            hovertemplate="%{x|%Y-%m-%d}: %{y:,} views<extra></extra>",
+        )
+    )
+    return _layout(
+        fig, xaxis={"type": "date", "tickformat": "%b %d"}, yaxis={"rangemode": "tozero"}
+    )
+
+
+def top_contents_figure(page: ContentPage) -> go.Figure:
+    rows = list(reversed(page.top_contents))  # best at the top of a horizontal bar chart
+    fig = go.Figure(
+        go.Bar(
+            x=[r["engagement_rate"] for r in rows],
+            y=[r["content_id"] for r in rows],
+            orientation="h",
+            marker_color=ACCENT,
+            customdata=[[r["views"], r["interactions"]] for r in rows],
+            hovertemplate=(
+                "%{y}: %{x:.1%} (%{customdata[1]:,} interactions / "
+                "%{customdata[0]:,} views)<extra></extra>"
+            ),
+        )
+    )
+    return _layout(
+        fig,
+        xaxis={"tickformat": ".0%", "rangemode": "tozero"},
+        yaxis={"type": "category", "automargin": True},
+    )
+
+
+def completion_figure(page: ContentPage) -> go.Figure:
+    labels = [f"{lo:.0%}-{hi:.0%}" for lo, hi, _ in page.completion_bins]
+    fig = go.Figure(
+        go.Bar(
+            x=labels,
+            y=[n for _, _, n in page.completion_bins],
+            marker_color=ACCENT,
+            hovertemplate="%{x}: %{y:,} content-days<extra></extra>",
+        )
+    )
+    return _layout(
+        fig,
+        bargap=0.05,
+        xaxis={"type": "category", "title": {"text": "average completion rate"}},
+        yaxis={"title": {"text": "content-days"}, "rangemode": "tozero"},
+    )
+
+
+def segments_figure(page: AudiencePage) -> go.Figure:
+    fig = go.Figure(
+        go.Bar(
+            x=[s for s, _ in page.users_by_segment],
+            y=[n for _, n in page.users_by_segment],
+            marker_color=[SEGMENT_COLOURS.get(s, "#999") for s, _ in page.users_by_segment],
+            text=[f"{n:,}" for _, n in page.users_by_segment],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="%{x}: %{y:,} users<extra></extra>",
+        )
+    )
+    return _layout(fig, xaxis={"type": "category"}, yaxis={"title": {"text": "users"}})
+
+
+def devices_figure(page: AudiencePage) -> go.Figure:
+    fig = go.Figure(
+        go.Bar(
+            x=[d for d, _ in page.users_by_device],
+            y=[n for _, n in page.users_by_device],
+            marker_color="#62b6cb",
+            hovertemplate="%{x}: %{y:,} users<extra></extra>",
+        )
+    )
+    return _layout(fig, xaxis={"type": "category"}, yaxis={"title": {"text": "users"}})
+
+
+def render_html(data: DashboardData, target: str) -> str:
+    """The complete dashboard page."""
+    content, audience = data.content, data.audience
+    content_charts = "".join(
+        [
+            _chart(
+                "views-per-day",
+                "Views per day",
+                "Sum of views over all contents, by UTC activity date.",
+                views_per_day_figure(content),
+            ),
+            _chart(
+                "top-contents",
+                f"Top {len(content.top_contents)} contents by engagement rate",
+                "Engagement rate = (likes + shares + comments) / views over the whole period.",
+                top_contents_figure(content),
+            ),
+            _chart(
+                "completion-distribution",
+                "Completion-rate distribution",
+                f"Histogram of avg_completion_rate per content and day ({COMPLETION_BINS} bins; "
+                f"{content.completion_rows:,} content-days with a known content duration).",
+                completion_figure(content),
+            ),
+        ]
+    )
+    audience_charts = "".join(
+        [
+            _chart(
+                "users-by-segment",
+                "Users by engagement segment",
+                "heavy ≥ 10 h watched, regular ≥ 1 h, light: any view, social_only: no view.",
+                segments_figure(audience),
+            ),
+            _chart(
+                "users-by-device",
+                "Users by primary device",
+                "The device with the most views per user.",
+                devices_figure(audience),
+            ),
+        ]
+    )
+    generated = data.generated_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Nightjar dashboard ({html.escape(target)})</title>
+<style>{CSS}</style>
+<script>{get_plotlyjs()}</script>
+</head>
+<body data-target="{html.escape(target)}">
+<header>
+<h1>Nightjar</h1>
+<nav><a href="#page-content">Content performance</a><a href="#page-audience">Audience</a></nav>
+<span class="source">{html.escape(data.source)} · target {html.escape(target)}</span>
+</header>
+<main>
+<section class="page" id="page-content" data-page="content">
+<h2>Content performance</h2>
+{_date_range("content", content.date_range, "Activity")}
+{_kpis("content", content.headlines)}
+<div class="charts">{content_charts}</div>
+</section>
+<section class="page" id="page-audience" data-page="audience">
+<h2>Audience</h2>
+{_date_range("audience", audience.date_range, "Users seen")}
+{_kpis("audience", audience.headlines)}
+<div class="charts">{audience_charts}</div>
+</section>
+</main>
+<footer>Built from the marts mart_content_performance and mart_users on {generated}.</footer>
+</body>
+</html>
+"""
