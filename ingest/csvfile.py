@@ -1,0 +1,200 @@
+"""Low-level facts about a CSV file: its header and where each record starts.
+
+The header is parsed here with Python's :mod:`csv` module so that DuckDB never has to
+guess it. :func:`record_spans` maps records to physical lines; it is only needed when a
+file has rejected rows (DuckDB numbers records, not physical lines, when quoted fields
+contain newlines).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import mmap
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ingest.errors import IngestError
+
+BOM = codecs.BOM_UTF8
+_QUOTE = ord('"')
+_LF = ord("\n")
+_CR = ord("\r")
+
+
+@dataclass(frozen=True)
+class Header:
+    """The header record of a CSV file."""
+
+    columns: tuple[str, ...]
+    has_bom: bool
+
+
+def read_header(path: Path) -> Header:
+    """Parse the first record of ``path`` as the header.
+
+    Raises :class:`IngestError` when the file is empty, the header is blank, not UTF-8 or
+    has a column name twice.
+    """
+    with path.open("rb") as f:
+        head = f.read(1 << 16)
+        while True:
+            end = _first_terminator(head)
+            if end is not None:
+                break
+            more = f.read(1 << 20)
+            if not more:
+                end = len(head)
+                break
+            head += more
+    has_bom = head.startswith(BOM)
+    raw = head[len(BOM) if has_bom else 0 : end]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise IngestError(
+            f"{path}: line 1 (header) is not valid UTF-8 ({exc.reason} at byte {exc.start}); "
+            "save the file as UTF-8 and load it again"
+        ) from None
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    if not rows or not any(c.strip() for c in rows[0]):
+        raise IngestError(
+            f"{path}: line 1 must be a header row naming the columns, but it is empty; "
+            "add the header and load the file again"
+        )
+    columns = tuple(c.strip() for c in rows[0])
+    seen: set[str] = set()
+    dupes = sorted({c for c in columns if c in seen or seen.add(c)})  # type: ignore[func-returns-value]
+    if dupes:
+        raise IngestError(
+            f"{path}: line 1 (header) names column(s) {', '.join(dupes)} more than once; "
+            "keep one of each and load the file again"
+        )
+    return Header(columns=columns, has_bom=has_bom)
+
+
+def _first_terminator(buf: bytes) -> int | None:
+    """Offset of the first LF outside quotes (CR before it excluded), or None."""
+    in_quotes = False
+    for i, b in enumerate(buf):
+        if b == _QUOTE:
+            in_quotes = not in_quotes
+        elif b == _LF and not in_quotes:
+            return i - 1 if i and buf[i - 1] == _CR else i
+    return None
+
+
+@dataclass(frozen=True)
+class RecordSpans:
+    """Every record of a file (header and blank lines included), in file order.
+
+    ``start``/``end`` are byte offsets (``end`` excludes the line terminator) and ``line``
+    is the 1-based physical line where the record starts.
+    """
+
+    start: np.ndarray
+    end: np.ndarray
+    line: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+    @property
+    def blank(self) -> np.ndarray:
+        return self.end == self.start
+
+    def data_index(self) -> np.ndarray:
+        """Indices of the data records: not the header, not blank."""
+        idx = np.flatnonzero(~self.blank)
+        return idx[idx > 0]
+
+
+def record_spans(path: Path) -> RecordSpans:
+    """Find record boundaries: a LF ends a record when an even number of quotes precede it.
+
+    This is exact for RFC 4180 files. A quote inside an unquoted field (tolerated by the
+    parser as a literal) breaks the parity rule; callers compare the record count with
+    the parser's and fall back to :func:`record_spans_exact`.
+    """
+    size = path.stat().st_size
+    if size == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return RecordSpans(empty, empty, empty)
+    with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        buf = np.frombuffer(mm, dtype=np.uint8)
+        try:
+            quotes = np.flatnonzero(buf == _QUOTE)
+            lfs = np.flatnonzero(buf == _LF)
+            term = lfs[(np.searchsorted(quotes, lfs) & 1) == 0]
+            start, end = _spans_from_terminators(buf, term, size)
+            line = np.searchsorted(lfs, start) + 1
+        finally:
+            del buf
+    return RecordSpans(start=start, end=end, line=line.astype(np.int64))
+
+
+def _spans_from_terminators(
+    buf: np.ndarray, term: np.ndarray, size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    start = np.concatenate(([0], term + 1)).astype(np.int64)
+    end = np.concatenate((term, [size])).astype(np.int64)
+    if start[-1] >= size:  # file ends with a terminator: no record after it
+        start, end = start[:-1], end[:-1]
+    cr = (end > start) & (buf[np.maximum(end - 1, 0)] == _CR)
+    end = end - cr
+    return start, end
+
+
+def record_spans_exact(path: Path) -> RecordSpans:
+    """Slow, exact record boundaries using Python's :mod:`csv` state machine."""
+    data = path.read_bytes()
+    offsets = [0]  # offsets[k] = byte offset where physical line k+1 starts
+
+    def physical_lines():
+        pos = 0
+        while pos < len(data):
+            nl = data.find(b"\n", pos)
+            nxt = len(data) if nl < 0 else nl + 1
+            chunk = data[pos:nxt]
+            pos = nxt
+            offsets.append(pos)
+            yield chunk.decode("utf-8", errors="surrogateescape")
+
+    starts: list[int] = []
+    ends: list[int] = []
+    lines: list[int] = []
+    reader = csv.reader(physical_lines())
+    consumed = 0
+    while True:
+        try:
+            next(reader)
+        except (StopIteration, csv.Error):
+            break
+        first, consumed = consumed, reader.line_num
+        last_end = offsets[consumed]
+        cut = 0
+        if data[max(last_end - 2, 0) : last_end] == b"\r\n":
+            cut = 2
+        elif data[last_end - 1 : last_end] == b"\n":
+            cut = 1
+        starts.append(offsets[first])
+        ends.append(last_end - cut)
+        lines.append(first + 1)
+    return RecordSpans(
+        start=np.array(starts, dtype=np.int64),
+        end=np.array(ends, dtype=np.int64),
+        line=np.array(lines, dtype=np.int64),
+    )
+
+
+def read_span(path: Path, start: int, end: int, has_bom: bool = False) -> str:
+    """The text of one record (invalid UTF-8 bytes replaced by U+FFFD)."""
+    with path.open("rb") as f:
+        f.seek(start)
+        raw = f.read(end - start)
+    if start == 0 and has_bom:
+        raw = raw[len(BOM) :]
+    return raw.decode("utf-8", errors="replace")

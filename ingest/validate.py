@@ -1,0 +1,222 @@
+"""Parse, type and validate one CSV file in DuckDB, independently of the target warehouse.
+
+:func:`validate_file` reads the file once with DuckDB's CSV reader (every column as
+VARCHAR, columns named from the header parsed in Python, no sniffing) into a temporary
+table whose ``rowid`` is the record's position in the file. Structural problems (wrong
+field count, invalid UTF-8) are caught by the reader's reject store; typed rules are one
+SQL pass producing the (normally few) rejected rows. Valid rows are never copied again
+here: :attr:`ValidatedFile.valid_sql` selects them, typed, from the temporary table, and
+the warehouse writes them in a single pass.
+
+Physical line numbers are only computed when the file has rejects (see
+:mod:`ingest.csvfile`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import numpy as np
+
+from ingest import csvfile, rules
+from ingest.errors import IngestError, MissingColumnError
+from ingest.schemas import TableSchema
+
+log = logging.getLogger(__name__)
+
+#: Files up to this size get exact (Python csv) record boundaries when they have rejects;
+#: larger ones use the vectorised quote-parity scan, cross-checked against the reader.
+EXACT_SPANS_MAX_BYTES = 64 << 20
+
+
+@dataclass
+class Reject:
+    line_number: int
+    reason: str
+    line_text: str
+
+
+@dataclass
+class ValidatedFile:
+    """A parsed and validated file, held in temporary tables of ``con``."""
+
+    schema: TableSchema
+    path: Path
+    con: duckdb.DuckDBPyConnection
+    columns: tuple[str, ...]
+    extra_columns: tuple[str, ...]
+    rows_in_file: int
+    rows_valid: int
+    rejects: list[Reject]
+    valid_sql: str
+    _temp_tables: list[str] = field(default_factory=list)
+
+    @property
+    def rows_rejected(self) -> int:
+        return len(self.rejects)
+
+    def rejects_columns(self) -> tuple[list[int], list[str], list[str]]:
+        return (
+            [r.line_number for r in self.rejects],
+            [r.reason for r in self.rejects],
+            [r.line_text for r in self.rejects],
+        )
+
+    def drop(self) -> None:
+        """Drop the temporary tables."""
+        for name in self._temp_tables:
+            self.con.execute(f"DROP TABLE IF EXISTS temp.{name}")
+        self._temp_tables.clear()
+
+
+def validate_file(con: duckdb.DuckDBPyConnection, schema: TableSchema, path: Path) -> ValidatedFile:
+    """Parse ``path`` against ``schema`` in ``con``; raise before any write if refused."""
+    if not path.is_file():
+        raise IngestError(f"{path}: file not found; check the source directory and the date")
+    header = csvfile.read_header(path)
+    missing = tuple(c for c in schema.required_columns if c not in header.columns)
+    if missing:
+        raise MissingColumnError(path, schema.name, missing, header.columns)
+    known = set(schema.column_names)
+    extra = tuple(c for c in header.columns if c not in known)
+    if extra:
+        log.warning("%s: ignoring unknown column(s) %s", path, ", ".join(extra))
+
+    tag = uuid.uuid4().hex[:12]
+    stage, rej, scan = f"nj_stage_{tag}", f"nj_rej_{tag}", f"nj_rejscan_{tag}"
+    positional = [f"c{i}" for i in range(len(header.columns))]
+    col_spec = "{" + ", ".join(f"'{p}': 'VARCHAR'" for p in positional) + "}"
+    con.execute("SET TimeZone = 'UTC'")
+    temp_tables = [stage, rej, scan]
+    try:
+        con.execute(
+            f"CREATE TEMP TABLE {stage} AS SELECT * FROM read_csv("
+            f"{rules.quote_literal(str(path))}, columns = {col_spec}, header = true, "
+            "auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
+            "encoding = 'utf-8', null_padding = false, strict_mode = true, "
+            f"max_line_size = {64 << 20}, "
+            f"store_rejects = true, rejects_table = '{rej}', rejects_scan = '{scan}')"
+        )
+    except duckdb.Error as exc:
+        _drop(con, temp_tables)
+        raise IngestError(
+            f"{path}: could not be parsed as CSV ({exc}); fix the file (RFC 4180 quoting, "
+            "UTF-8) and load it again"
+        ) from exc
+
+    source = {c: f"c{header.columns.index(c)}" for c in schema.column_names if c in header.columns}
+    for c in schema.column_names:
+        source.setdefault(c, "CAST(NULL AS VARCHAR)")
+    n_parsed = con.execute(f"SELECT count(*) FROM {stage}").fetchone()[0]  # type: ignore[index]
+    structural = con.execute(
+        f"SELECT line, string_agg(DISTINCT error_type || ': ' || error_message, '; ') "
+        f"FROM temp.{rej} GROUP BY line ORDER BY line"
+    ).fetchall()
+    rule_rows = con.execute(
+        f"SELECT ord, reason FROM (SELECT rowid AS ord, {rules.reason_expr(schema, source)} "
+        f"AS reason FROM {stage}) WHERE reason IS NOT NULL ORDER BY ord"
+    ).fetchall()
+
+    rejects: list[Reject] = []
+    if structural or rule_rows:
+        rejects = _locate(
+            path, header.has_bom, len(header.columns), n_parsed, structural, rule_rows
+        )
+
+    where = ""
+    if rule_rows:
+        bad = f"nj_bad_{tag}"
+        temp_tables.append(bad)
+        con.execute(
+            f"CREATE TEMP TABLE {bad} AS SELECT unnest($1::BIGINT[]) AS ord",
+            [[r[0] for r in rule_rows]],
+        )
+        where = f" WHERE rowid NOT IN (SELECT ord FROM {bad})"
+    valid_sql = (
+        f"SELECT {rules.typed_select(schema, source)}, rowid + 1 AS _source_row FROM {stage}{where}"
+    )
+    return ValidatedFile(
+        schema=schema,
+        path=path,
+        con=con,
+        columns=header.columns,
+        extra_columns=extra,
+        rows_in_file=n_parsed + len(structural),
+        rows_valid=n_parsed - len(rule_rows),
+        rejects=rejects,
+        valid_sql=valid_sql,
+        _temp_tables=temp_tables,
+    )
+
+
+def _drop(con: duckdb.DuckDBPyConnection, names: list[str]) -> None:
+    for name in names:
+        con.execute(f"DROP TABLE IF EXISTS temp.{name}")
+
+
+def _locate(
+    path: Path,
+    has_bom: bool,
+    n_columns: int,
+    n_parsed: int,
+    structural: list[tuple[int, str]],
+    rule_rows: list[tuple[int, str]],
+) -> list[Reject]:
+    """Turn reader rejects (record numbers) and rule rejects (parsed-row positions) into
+    physical line numbers and original record text."""
+    n_records = n_parsed + len(structural)
+    small = path.stat().st_size <= EXACT_SPANS_MAX_BYTES
+    spans = csvfile.record_spans_exact(path) if small else csvfile.record_spans(path)
+    data = spans.data_index()
+    if len(data) != n_records and not small:
+        log.info("%s: quote-parity record scan disagrees; using the exact scan", path)
+        spans = csvfile.record_spans_exact(path)
+        data = spans.data_index()
+    if len(data) != n_records:
+        raise IngestError(
+            f"{path}: found {len(data)} data records but the CSV reader parsed {n_records}; "
+            "the file's quoting is probably broken (an unbalanced '\"'). Fix the quoting and "
+            "load the file again"
+        )
+    # The reader numbers records from 1 with the header and blank lines included.
+    struct_idx = np.array([line - 1 for line, _ in structural], dtype=np.int64)
+    is_data = np.zeros(len(spans), dtype=bool)
+    is_data[data] = True
+    if len(struct_idx) and (struct_idx.max() >= len(spans) or not is_data[struct_idx].all()):
+        raise IngestError(
+            f"{path}: could not map the CSV reader's rejected records to lines; "
+            "check the file's quoting and load it again"
+        )
+    ok_idx = np.setdiff1d(data, struct_idx, assume_unique=True)
+    out: list[Reject] = []
+    for (_, msg), i in zip(structural, struct_idx, strict=True):
+        rej = _reject(path, spans, int(i), "", has_bom)
+        rej.reason = _structural_reason(msg, rej.line_text, n_columns)
+        out.append(rej)
+    for ord_, reason in rule_rows:
+        out.append(_reject(path, spans, int(ok_idx[ord_]), reason, has_bom))
+    out.sort(key=lambda r: r.line_number)
+    return out
+
+
+def _reject(path: Path, spans: csvfile.RecordSpans, i: int, reason: str, has_bom: bool) -> Reject:
+    text = csvfile.read_span(path, int(spans.start[i]), int(spans.end[i]), has_bom)
+    return Reject(line_number=int(spans.line[i]), reason=reason, line_text=text)
+
+
+def _structural_reason(msg: str, text: str, n_columns: int) -> str:
+    if "INVALID ENCODING" in msg or "INVALID UNICODE" in msg:
+        return "record is not valid UTF-8"
+    if "MISSING COLUMNS" in msg or "TOO MANY COLUMNS" in msg:
+        fields = next(csv.reader(io.StringIO(text, newline="")), [])
+        return (
+            f"wrong number of fields: {len(fields)} instead of {n_columns} "
+            "(the header's column count)"
+        )
+    return msg
