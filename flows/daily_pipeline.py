@@ -26,6 +26,9 @@ from flows.dashboard_step import run_dashboard_step
 from flows.dbt_build import DbtBuildError, DbtBuildResult, raise_for_failure, run_dbt_build
 from flows.retry import RETRIES, RETRY_DELAYS_S, retry_on_transient
 from flows.summary import FileLoad, PipelineSummary, render_markdown
+from ingest import IngestError, MissingColumnError, expected_path, ingest_date
+from ingest.csvfile import read_header
+from ingest.schemas import TABLES as TABLES_BY_NAME
 from ingest.settings import DBT_PROJECT_DIR, TARGETS, Settings
 
 log = logging.getLogger(__name__)
@@ -62,10 +65,29 @@ def describe_warehouse(settings: Settings) -> str:
     return f"BigQuery project {settings.bigquery_project or '(default)'}"
 
 
+def check_headers(source_dir: str | Path, dates: Sequence[date]) -> int:
+    """Refuse the run before loading anything if any of its files lacks a required column.
+
+    Every file of every date is checked up front (headers only, cheap), so a bad file in a
+    backfill or in the second table of a day leaves the warehouse exactly as it was.
+    Returns the number of files checked. Raises :class:`ingest.MissingColumnError`.
+    """
+    checked = 0
+    for day in dates:
+        for table, schema in TABLES_BY_NAME.items():
+            path = expected_path(Path(source_dir), table, day)
+            if not path.is_file():
+                continue  # ingest_date reports missing files itself
+            header = read_header(path)
+            missing = tuple(c for c in schema.required_columns if c not in header.columns)
+            if missing:
+                raise MissingColumnError(path, table, missing, header.columns)
+            checked += 1
+    return checked
+
+
 def ingest_day(settings: Settings, run_date: date, source_dir: str | Path) -> list[FileLoad]:
     """Load both tables' files for ``run_date`` and report each file load."""
-    from ingest import ingest_date
-
     results = ingest_date(settings, run_date, Path(source_dir))
     loads = [FileLoad.from_load_result(r) for r in results]
     return loads
@@ -79,6 +101,13 @@ def dbt_build(settings: Settings, full_refresh: bool = False) -> DbtBuildResult:
 
 
 # --- Prefect tasks: thin wrappers ------------------------------------------------------------
+
+
+@task(name="check-headers", cache_policy=NO_CACHE)
+def preflight_task(source_dir: str, dates: list[date]) -> int:
+    checked = check_headers(source_dir, dates)
+    get_run_logger().info("headers of %d file(s) have every required column", checked)
+    return checked
 
 
 @task(
@@ -160,6 +189,7 @@ def daily_pipeline(
         warehouse=describe_warehouse(settings),
     )
     try:
+        preflight_task(str(source_dir), summary.dates)
         for day in summary.dates:
             summary.loads += ingest_task(settings, day, str(source_dir))
         summary.ingest_seconds = time.perf_counter() - started
@@ -257,7 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\nPIPELINE FAILED in dbt build.\n{exc}", file=sys.stderr)
         return 1
     except Exception as exc:
-        step = "ingest" if _is_ingest_error(exc) else "the pipeline"
+        step = "ingest" if isinstance(exc, IngestError) else "the pipeline"
         print(f"\nPIPELINE FAILED in {step}.\n{type(exc).__name__}: {exc}", file=sys.stderr)
         if step == "ingest":
             print(
@@ -273,14 +303,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{loaded} rows loaded, {rejected} rejected; warehouse: {summary.warehouse}"
     )
     return 0
-
-
-def _is_ingest_error(exc: BaseException) -> bool:
-    try:
-        from ingest import IngestError
-    except ImportError:  # pragma: no cover
-        return False
-    return isinstance(exc, IngestError)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from flows.dbt_build import OUTCOMES, DbtBuildResult
+from ingest import LoadResult
 
 #: How many of the slowest dbt nodes the summary lists.
 SLOWEST_NODES = 10
@@ -31,21 +32,17 @@ class FileLoad:
         return self.rows_in_file == self.rows_loaded + self.rows_rejected
 
     @classmethod
-    def from_load_result(cls, result: object, seconds: float | None = None) -> FileLoad:
-        """Adapt an ``ingest.LoadResult``."""
-        extra = getattr(result, "extra_columns", ()) or ()
-        if isinstance(extra, str):
-            extra = tuple(c for c in extra.split(",") if c)
-        source = getattr(result, "source_file", "")
+    def from_load_result(cls, result: LoadResult) -> FileLoad:
+        """Adapt an :class:`ingest.LoadResult`."""
         return cls(
-            table=str(result.table),  # type: ignore[attr-defined]
-            file_date=result.file_date,  # type: ignore[attr-defined]
-            source_file=str(source),
-            rows_in_file=int(result.rows_in_file),  # type: ignore[attr-defined]
-            rows_loaded=int(result.rows_loaded),  # type: ignore[attr-defined]
-            rows_rejected=int(result.rows_rejected),  # type: ignore[attr-defined]
-            extra_columns=tuple(extra),
-            seconds=getattr(result, "seconds", seconds),
+            table=result.table,
+            file_date=result.file_date,
+            source_file=result.source_file,
+            rows_in_file=result.rows_in_file,
+            rows_loaded=result.rows_loaded,
+            rows_rejected=result.rows_rejected,
+            extra_columns=tuple(result.extra_columns),
+            seconds=result.seconds,
         )
 
 
