@@ -1,0 +1,305 @@
+"""Benchmarks: ``python -m bench.run --help`` (run through ``nox -s bench``).
+
+1. Ingest: our ``ingest_file`` of one generated ``viewing_logs`` file into a fresh DuckDB,
+   against a bare DuckDB ``CREATE TABLE ... AS SELECT * FROM read_csv(...)`` with explicit
+   types on the same file. Interleaved, repeated; median and every run reported.
+2. Orchestration: the full Prefect flow over the sample data against the same ingest plus
+   a bare in-process ``dbt build``, each on a fresh warehouse.
+
+Prints a table and writes ``bench/results/latest.json``. Generated data is cached under
+``bench/results/data/`` keyed by its parameters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+
+from ingest.schemas import VIEWING_LOGS, TableSchema
+from ingest.settings import REPO_ROOT, Settings
+
+RESULTS_DIR = REPO_ROOT / "bench" / "results"
+DATA_DIR = RESULTS_DIR / "data"
+SAMPLE_DATA = REPO_ROOT / "sample_data"
+BENCH_FILE_DATE = date(2026, 1, 1)
+
+_DUCKDB_TYPES = {"string": "VARCHAR", "int64": "BIGINT", "timestamp": "TIMESTAMPTZ", "date": "DATE"}
+
+
+# --- data --------------------------------------------------------------------------------------
+
+
+def bench_file(rows: int, seed: int) -> Path:
+    """The generated viewing_logs file for (rows, seed), generated once and cached."""
+    from ingest.generate import generate_table_file
+
+    folder = DATA_DIR / f"viewing_logs-rows{rows}-seed{seed}"
+    path = folder / "viewing_logs" / f"{BENCH_FILE_DATE.isoformat()}.csv"
+    if path.is_file():
+        return path
+    tmp = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    started = time.perf_counter()
+    print(f"generating {rows:,} viewing_logs rows (seed {seed}) ...", flush=True)
+    generate_table_file(
+        tmp / "viewing_logs" / path.name, "viewing_logs", rows, BENCH_FILE_DATE, seed=seed
+    )
+    shutil.rmtree(folder, ignore_errors=True)
+    tmp.rename(folder)
+    print(f"generated {path} in {time.perf_counter() - started:.1f}s", flush=True)
+    return path
+
+
+def count_records(path: Path) -> int:
+    """Data records in the file, as DuckDB's reader sees them (header excluded)."""
+    con = duckdb.connect()
+    try:
+        sql = f"select count(*) from read_csv('{path}', header=true, all_varchar=true)"
+        return int(con.sql(sql).fetchone()[0])
+    finally:
+        con.close()
+
+
+# --- what is timed -------------------------------------------------------------------------------
+
+
+def _fresh_db(workdir: Path, name: str) -> Path:
+    path = workdir / name
+    for p in (path, path.with_name(path.name + ".wal")):
+        p.unlink(missing_ok=True)
+    return path
+
+
+def run_our_ingest(path: Path, workdir: Path) -> int:
+    """``ingest_file`` of ``path`` into a fresh DuckDB; returns rows loaded."""
+    from ingest import ingest_file
+
+    settings = Settings.from_env(target="dev", duckdb_path=_fresh_db(workdir, "ours.duckdb"))
+    result = ingest_file(settings, "viewing_logs", path, BENCH_FILE_DATE)
+    return result.rows_loaded
+
+
+def duckdb_columns(schema: TableSchema) -> str:
+    """``read_csv`` ``columns`` argument: every input column with its declared type."""
+    pairs = ", ".join(f"'{c.name}': '{_DUCKDB_TYPES[c.type]}'" for c in schema.columns)
+    return "{" + pairs + "}"
+
+
+def run_bare_duckdb(path: Path, workdir: Path) -> int:
+    """Bare ``CREATE TABLE AS SELECT * FROM read_csv(...)`` with explicit types."""
+    con = duckdb.connect(str(_fresh_db(workdir, "bare.duckdb")))
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute(
+            "CREATE TABLE viewing_logs AS SELECT * FROM read_csv("
+            f"'{path}', header = true, columns = {duckdb_columns(VIEWING_LOGS)})"
+        )
+        return int(con.sql("select count(*) from viewing_logs").fetchone()[0])
+    finally:
+        con.close()
+
+
+def sample_dates() -> list[date]:
+    stems = {p.stem for p in SAMPLE_DATA.glob("*/*.csv")}
+    if not stems:
+        raise SystemExit(f"no sample files under {SAMPLE_DATA}")
+    return sorted(date.fromisoformat(s) for s in stems)
+
+
+def run_flow(workdir: Path) -> int:
+    """The full Prefect flow (backfill over the sample week) on a fresh warehouse."""
+    from flows.daily_pipeline import daily_pipeline
+
+    dates = sample_dates()
+    os.environ["DUCKDB_PATH"] = str(_fresh_db(workdir, "flow.duckdb"))
+    summary = daily_pipeline(
+        run_date=dates[0], target="dev", source_dir=str(SAMPLE_DATA), end_date=dates[-1]
+    )
+    return len(summary.dbt.nodes) if summary.dbt else 0
+
+
+def run_plain(workdir: Path) -> int:
+    """The same ingest, then a bare in-process ``dbt build``: no Prefect."""
+    from flows.dbt_build import raise_for_failure, run_dbt_build
+    from ingest import ingest_date
+    from ingest.settings import DBT_PROJECT_DIR
+
+    settings = Settings.from_env(target="dev", duckdb_path=_fresh_db(workdir, "plain.duckdb"))
+    for day in sample_dates():
+        ingest_date(settings, day, SAMPLE_DATA)
+    result = run_dbt_build(DBT_PROJECT_DIR, settings.target, settings.dbt_env())
+    return len(raise_for_failure(result).nodes)
+
+
+def timed(fn: Callable[[Path], int], workdir: Path) -> tuple[float, int]:
+    started = time.perf_counter()
+    out = fn(workdir)
+    return time.perf_counter() - started, out
+
+
+def interleaved(
+    cases: dict[str, Callable[[Path], int]], rounds: int, workdir: Path
+) -> dict[str, list[tuple[float, int]]]:
+    """Run every case once per round, alternating the order each round."""
+    names = list(cases)
+    runs: dict[str, list[tuple[float, int]]] = {n: [] for n in names}
+    for i in range(rounds):
+        order = names if i % 2 == 0 else names[::-1]
+        for name in order:
+            seconds, out = timed(cases[name], workdir)
+            runs[name].append((seconds, out))
+            print(f"  round {i + 1}/{rounds} {name}: {seconds:.2f}s", flush=True)
+    return runs
+
+
+# --- report --------------------------------------------------------------------------------
+
+
+def _stats(runs: list[tuple[float, int]], rows: int | None = None) -> dict[str, object]:
+    seconds = [s for s, _ in runs]
+    median = statistics.median(seconds)
+    out: dict[str, object] = {
+        "runs_s": [round(s, 3) for s in seconds],
+        "median_s": round(median, 3),
+    }
+    if rows:
+        out["rows_per_s"] = round(rows / median)
+    return out
+
+
+def print_table(title: str, header: tuple[str, ...], rows: list[tuple[object, ...]]) -> None:
+    cells = [header, *[tuple(str(c) for c in r) for r in rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    line = "-+-".join("-" * w for w in widths)
+    print(f"\n{title}\n{line}")
+    for i, row in enumerate(cells):
+        print(" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
+        if i == 0:
+            print(line)
+    print(line)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=5_000_000, help="rows (default: 5000000)")
+    parser.add_argument("--seed", type=int, default=42, help="generator seed (default: 42)")
+    parser.add_argument("--rounds", type=int, default=3, help="ingest rounds (default: 3)")
+    parser.add_argument(
+        "--flow-rounds", type=int, default=3, help="flow vs plain rounds (default: 3; 0 skips)"
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=RESULTS_DIR / "latest.json",
+        help="JSON results file (default: bench/results/latest.json)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    path = bench_file(args.rows, args.seed)
+    records = count_records(path)
+    size_mb = path.stat().st_size / 1e6
+    report: dict[str, object] = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "duckdb": duckdb.__version__,
+            "platform": platform.platform(),
+        },
+        "ingest": {"file": str(path.relative_to(REPO_ROOT)), "records": records, "mb": size_mb},
+    }
+    with tempfile.TemporaryDirectory(prefix="nightjar-bench-") as tmp:
+        workdir = Path(tmp)
+        print(f"\ningest benchmark: {records:,} records, {size_mb:.0f} MB, {args.rounds} rounds")
+        runs = interleaved(
+            {
+                "ours: ingest_file": lambda w: run_our_ingest(path, w),
+                "bare: duckdb read_csv CTAS": lambda w: run_bare_duckdb(path, w),
+            },
+            args.rounds,
+            workdir,
+        )
+        ours, bare = runs["ours: ingest_file"], runs["bare: duckdb read_csv CTAS"]
+        ours_stats, bare_stats = _stats(ours, records), _stats(bare, records)
+        ratio = ours_stats["median_s"] / bare_stats["median_s"]  # type: ignore[operator]
+        report["ingest"].update(  # type: ignore[union-attr]
+            {
+                "ours": {**ours_stats, "rows_loaded": ours[-1][1]},
+                "bare_duckdb": {**bare_stats, "rows_loaded": bare[-1][1]},
+                "ratio_ours_over_bare": round(ratio, 3),
+            }
+        )
+        print_table(
+            f"Ingest of {records:,} viewing_logs records (median of {args.rounds})",
+            ("case", "median s", "rows/s", "runs s", "rows loaded"),
+            [
+                (
+                    name,
+                    f"{st['median_s']:.2f}",
+                    f"{st['rows_per_s']:,}",
+                    " ".join(f"{s:.2f}" for s, _ in r),
+                    f"{r[-1][1]:,}",
+                )
+                for name, r, st in (
+                    ("ours: ingest_file", ours, ours_stats),
+                    ("bare: duckdb read_csv CTAS", bare, bare_stats),
+                )
+            ],
+        )
+        print(f"ratio ours / bare DuckDB: {ratio:.2f}x")
+
+        if args.flow_rounds > 0:
+            print(f"\norchestration benchmark on {SAMPLE_DATA.name}/ ({args.flow_rounds} rounds)")
+            cold_s, _ = timed(run_flow, workdir)
+            print(f"  cold flow run (starts the temporary Prefect API): {cold_s:.2f}s")
+            runs = interleaved(
+                {"flow: daily_pipeline": run_flow, "plain: ingest + dbt build": run_plain},
+                args.flow_rounds,
+                workdir,
+            )
+            flow_runs, plain_runs = runs["flow: daily_pipeline"], runs["plain: ingest + dbt build"]
+            flow_stats, plain_stats = _stats(flow_runs), _stats(plain_runs)
+            overhead = flow_stats["median_s"] / plain_stats["median_s"]  # type: ignore[operator]
+            report["orchestration"] = {
+                "dates": [d.isoformat() for d in sample_dates()],
+                "cold_flow_s": round(cold_s, 3),
+                "flow": flow_stats,
+                "plain": plain_stats,
+                "ratio_flow_over_plain": round(overhead, 3),
+            }
+            print_table(
+                "Full flow vs ingest + bare dbt build on the sample data (warm)",
+                ("case", "median s", "runs s"),
+                [
+                    (name, f"{st['median_s']:.2f}", " ".join(f"{s:.2f}" for s, _ in r))
+                    for name, r, st in (
+                        ("flow: daily_pipeline", flow_runs, flow_stats),
+                        ("plain: ingest + dbt build", plain_runs, plain_stats),
+                    )
+                ],
+            )
+            print(f"cold flow run: {cold_s:.2f}s; ratio flow / plain (warm): {overhead:.2f}x")
+
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"\nresults written to {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
