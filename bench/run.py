@@ -27,6 +27,7 @@ from pathlib import Path
 
 import duckdb
 
+from ingest import ingest_file
 from ingest.schemas import VIEWING_LOGS, TableSchema
 from ingest.settings import REPO_ROOT, Settings
 
@@ -42,8 +43,12 @@ _DUCKDB_TYPES = {"string": "VARCHAR", "int64": "BIGINT", "timestamp": "TIMESTAMP
 
 
 def bench_file(rows: int, seed: int) -> Path:
-    """The generated viewing_logs file for (rows, seed), generated once and cached."""
-    from ingest.generate import generate_table_file
+    """The generated viewing_logs file for (rows, seed), generated once and cached.
+
+    The file is clean (no bad rows, plain RFC 4180), so that the bare DuckDB read with
+    explicit types can load it too and both sides do the same work.
+    """
+    from ingest.generate import GeneratorConfig, generate
 
     folder = DATA_DIR / f"viewing_logs-rows{rows}-seed{seed}"
     path = folder / "viewing_logs" / f"{BENCH_FILE_DATE.isoformat()}.csv"
@@ -53,9 +58,15 @@ def bench_file(rows: int, seed: int) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     started = time.perf_counter()
     print(f"generating {rows:,} viewing_logs rows (seed {seed}) ...", flush=True)
-    generate_table_file(
-        tmp / "viewing_logs" / path.name, "viewing_logs", rows, BENCH_FILE_DATE, seed=seed
+    config = GeneratorConfig(
+        start_date=BENCH_FILE_DATE,
+        days=1,
+        views_per_day=rows,
+        interactions_per_day=-1,  # viewing_logs only
+        seed=seed,
+        clean=True,
     )
+    generate(tmp, config)
     shutil.rmtree(folder, ignore_errors=True)
     tmp.rename(folder)
     print(f"generated {path} in {time.perf_counter() - started:.1f}s", flush=True)
@@ -84,8 +95,6 @@ def _fresh_db(workdir: Path, name: str) -> Path:
 
 def run_our_ingest(path: Path, workdir: Path) -> int:
     """``ingest_file`` of ``path`` into a fresh DuckDB; returns rows loaded."""
-    from ingest import ingest_file
-
     settings = Settings.from_env(target="dev", duckdb_path=_fresh_db(workdir, "ours.duckdb"))
     result = ingest_file(settings, "viewing_logs", path, BENCH_FILE_DATE)
     return result.rows_loaded
