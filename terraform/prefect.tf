@@ -1,0 +1,203 @@
+# Prefect Cloud: the work pool, the worker that serves it, the nightly deployment, its 02:00
+# schedule and the failure alert. This is the only definition of the deployment and the
+# schedule: there is deliberately no prefect.yaml (a second definition would drift).
+#
+# Credentials, without a key in Terraform state:
+# - The worker is a Cloud Run service running as the prefect-worker service account. It reads
+#   the Prefect API key from Secret Manager; Terraform creates the empty secret, the key value
+#   is added out of band (gcloud secrets versions add), so it never enters state.
+# - Each flow run is a Cloud Run job started by the worker with service_account_name = the
+#   pipeline runner. BigQuery and GCS clients inside the job use Application Default
+#   Credentials from the metadata server: short-lived tokens, nothing to rotate or leak.
+
+locals {
+  prefect_api_url = "https://api.prefect.cloud/api/accounts/${var.prefect_account_id}/workspaces/${var.prefect_workspace_id}"
+
+  # Parameters of flows/daily_pipeline.py:daily_pipeline for the scheduled runs. run_date is
+  # left to the flow's default (yesterday). A structural test checks the flow accepts them.
+  deployment_parameters = {
+    target     = "prod"
+    source_dir = local.landing_source_dir
+  }
+}
+
+# --- Worker -----------------------------------------------------------------------------------
+
+resource "google_secret_manager_secret" "prefect_api_key" {
+  project   = var.project_id
+  secret_id = "nightjar-prefect-api-key"
+
+  replication {
+    auto {}
+  }
+
+  labels = local.labels
+
+  depends_on = [google_project_service.this]
+}
+
+resource "google_cloud_run_v2_service" "prefect_worker" {
+  name                = "nightjar-prefect-worker"
+  project             = var.project_id
+  location            = var.region
+  ingress             = "INGRESS_TRAFFIC_INTERNAL_ONLY"
+  deletion_protection = false
+
+  template {
+    service_account = google_service_account.prefect_worker.email
+
+    scaling {
+      min_instance_count = 1
+      max_instance_count = 1
+    }
+
+    containers {
+      image = var.worker_image
+      args  = ["prefect", "worker", "start", "--pool", prefect_work_pool.this.name, "--type", "cloud-run-v2", "--with-healthcheck"]
+
+      env {
+        name  = "PREFECT_API_URL"
+        value = local.prefect_api_url
+      }
+      env {
+        name = "PREFECT_API_KEY"
+        value_source {
+          secret_key_ref {
+            secret  = google_secret_manager_secret.prefect_api_key.secret_id
+            version = "latest"
+          }
+        }
+      }
+      env {
+        name  = "EXTRA_PIP_PACKAGES"
+        value = "prefect-gcp"
+      }
+      env {
+        name  = "PREFECT_WORKER_WEBSERVER_HOST"
+        value = "0.0.0.0"
+      }
+      env {
+        name  = "PREFECT_WORKER_WEBSERVER_PORT"
+        value = "8080"
+      }
+
+      ports {
+        container_port = 8080
+      }
+
+      resources {
+        cpu_idle = false # the worker polls Prefect Cloud; it must keep its CPU between requests
+        limits = {
+          cpu    = "1"
+          memory = "1Gi"
+        }
+      }
+    }
+  }
+
+  labels = local.labels
+
+  depends_on = [
+    google_project_service.this,
+    google_secret_manager_secret_iam_member.worker_reads_prefect_key,
+  ]
+}
+
+# --- Work pool, flow, deployment ----------------------------------------------------------------
+
+data "prefect_worker_metadata" "this" {}
+
+resource "prefect_work_pool" "this" {
+  name              = var.work_pool_name
+  type              = "cloud-run-v2"
+  description       = "Nightjar flow runs as Cloud Run jobs in ${var.project_id}."
+  paused            = false
+  base_job_template = data.prefect_worker_metadata.this.base_job_configs.cloud_run_v2
+}
+
+resource "prefect_flow" "daily_pipeline" {
+  name = "daily-pipeline"
+  tags = ["nightjar"]
+}
+
+resource "prefect_deployment" "daily_pipeline" {
+  name        = "nightly-${var.environment}"
+  description = "Nightly load of the CSV drops into BigQuery raw, then dbt build of the analytics marts."
+  flow_id     = prefect_flow.daily_pipeline.id
+  entrypoint  = "flows/daily_pipeline.py:daily_pipeline"
+  tags        = ["nightjar", var.environment]
+
+  work_pool_name  = prefect_work_pool.this.name
+  work_queue_name = "default"
+
+  parameters = jsonencode(local.deployment_parameters)
+
+  job_variables = jsonencode({
+    image                = var.flow_image
+    region               = var.region
+    service_account_name = google_service_account.pipeline_runner.email
+    env = {
+      NIGHTJAR_TARGET                = "prod"
+      BIGQUERY_PROJECT               = var.project_id
+      BIGQUERY_LOCATION              = var.location
+      DBT_SEND_ANONYMOUS_USAGE_STATS = "false"
+    }
+  })
+
+  # The code comes from git at run time; the image only carries the pinned dependencies.
+  pull_steps = [
+    {
+      type        = "git_clone"
+      repository  = var.git_repository_url
+      branch      = var.git_branch
+      credentials = var.git_credentials_block
+    },
+  ]
+}
+
+resource "prefect_deployment_schedule" "nightly" {
+  deployment_id = prefect_deployment.daily_pipeline.id
+  active        = var.schedule_active
+  cron          = "0 2 * * *"
+  timezone      = var.schedule_timezone
+}
+
+# --- Alerting -----------------------------------------------------------------------------------
+
+resource "prefect_block" "alert_emails" {
+  name      = "nightjar-${var.environment}-alerts"
+  type_slug = "email"
+  data      = jsonencode({ emails = var.alert_emails })
+}
+
+resource "prefect_automation" "flow_run_failed" {
+  name        = "nightjar-${var.environment}: nightly run failed or crashed"
+  description = "Notify the on-call addresses when a run of the nightly deployment ends Failed or Crashed."
+  enabled     = true
+
+  trigger = {
+    event = {
+      posture = "Reactive"
+      expect  = ["prefect.flow-run.Failed", "prefect.flow-run.Crashed"]
+      match = jsonencode({
+        "prefect.resource.id" = "prefect.flow-run.*"
+      })
+      match_related = jsonencode({
+        "prefect.resource.id"   = "prefect.deployment.${prefect_deployment.daily_pipeline.id}"
+        "prefect.resource.role" = "deployment"
+      })
+      for_each  = ["prefect.resource.id"]
+      threshold = 1
+      within    = 0
+    }
+  }
+
+  actions = [
+    {
+      type              = "send-notification"
+      block_document_id = prefect_block.alert_emails.id
+      subject           = "Nightjar nightly run {{ event.resource['prefect.resource.name'] }}: {{ flow_run.state.name }}"
+      body              = "Flow run {{ flow_run.name }} of {{ deployment.name }} ended {{ flow_run.state.name }}: {{ flow_run.state.message }}. Backfill instructions: docs/operations.md."
+    },
+  ]
+}
