@@ -54,7 +54,10 @@ section.page h2 { margin: 0 0 2px; font-size: 18px; }
 .kpi .label { color: var(--muted); font-size: 12px; text-transform: uppercase;
               letter-spacing: .04em; }
 .kpi .value { font-size: 24px; font-weight: 650; }
-.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(520px, 1fr)); gap: 16px; }
+/* A fixed column count: each chart is drawn while the page is still being parsed, so its
+   cell must not depend on how many cards follow it. */
+.charts { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 16px; }
+@media (max-width: 1000px) { .charts { grid-template-columns: minmax(0, 1fr); } }
 .chart-card { border: 1px solid var(--line); border-radius: 6px; padding: 8px 10px 4px;
               min-width: 0; }
 .chart-card h3 { font-size: 14px; margin: 2px 4px 0; }
@@ -111,7 +114,7 @@ def _layout(fig: go.Figure, **kwargs: object) -> go.Figure:
     fig.update_layout(
         template="plotly_white",
         height=CHART_HEIGHT,
-        margin={"l": 60, "r": 20, "t": 16, "b": 50},
+        margin={"l": 60, "r": 20, "t": 34, "b": 50},
         font={"family": "system-ui, sans-serif", "size": 12},
         showlegend=False,
         **kwargs,
