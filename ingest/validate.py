@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 #: Files up to this size get exact (Python csv) record boundaries when they have rejects;
 #: larger ones use the vectorised quote-parity scan, cross-checked against the reader.
 EXACT_SPANS_MAX_BYTES = 64 << 20
+#: Placeholder reason for a wrong field count, replaced once the record text is known.
+FIELDS = "wrong number of fields"
 
 
 @dataclass
@@ -90,7 +92,10 @@ def validate_file(con: duckdb.DuckDBPyConnection, schema: TableSchema, path: Pat
 
     tag = uuid.uuid4().hex[:12]
     stage, rej, scan = f"nj_stage_{tag}", f"nj_rej_{tag}", f"nj_rejscan_{tag}"
-    positional = [f"c{i}" for i in range(len(header.columns))]
+    # One sentinel column past the header plus null padding and a NULL string that never
+    # occurs: missing trailing fields become NULL, present-but-empty ones '', and a surplus
+    # field lands in the sentinel (the reader otherwise drops trailing empty fields).
+    positional = [f"c{i}" for i in range(len(header.columns))] + ["c_surplus"]
     col_spec = "{" + ", ".join(f"'{p}': 'VARCHAR'" for p in positional) + "}"
     con.execute("SET TimeZone = 'UTC'")
     temp_tables = [stage, rej, scan]
@@ -99,7 +104,7 @@ def validate_file(con: duckdb.DuckDBPyConnection, schema: TableSchema, path: Pat
             f"CREATE TEMP TABLE {stage} AS SELECT * FROM read_csv("
             f"{rules.quote_literal(str(path))}, columns = {col_spec}, header = true, "
             "auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
-            "encoding = 'utf-8', null_padding = false, strict_mode = true, "
+            "encoding = 'utf-8', null_padding = true, nullstr = '\\x00', strict_mode = true, "
             f"max_line_size = {64 << 20}, "
             f"store_rejects = true, rejects_table = '{rej}', rejects_scan = '{scan}')"
         )
@@ -118,9 +123,14 @@ def validate_file(con: duckdb.DuckDBPyConnection, schema: TableSchema, path: Pat
         f"SELECT line, string_agg(DISTINCT error_type || ': ' || error_message, '; ') "
         f"FROM temp.{rej} GROUP BY line ORDER BY line"
     ).fetchall()
+    last = f"c{len(header.columns) - 1}"
+    reason = (
+        f"CASE WHEN c_surplus IS NOT NULL OR {last} IS NULL THEN {rules.quote_literal(FIELDS)} "
+        f"ELSE {rules.reason_expr(schema, source)} END"
+    )
     rule_rows = con.execute(
-        f"SELECT ord, reason FROM (SELECT rowid AS ord, {rules.reason_expr(schema, source)} "
-        f"AS reason FROM {stage}) WHERE reason IS NOT NULL ORDER BY ord"
+        f"SELECT ord, reason FROM (SELECT rowid AS ord, {reason} AS reason FROM {stage}) "
+        "WHERE reason IS NOT NULL ORDER BY ord"
     ).fetchall()
 
     rejects: list[Reject] = []
@@ -200,7 +210,10 @@ def _locate(
         rej.reason = _structural_reason(msg, rej.line_text, n_columns)
         out.append(rej)
     for ord_, reason in rule_rows:
-        out.append(_reject(path, spans, int(ok_idx[ord_]), reason, has_bom))
+        rej = _reject(path, spans, int(ok_idx[ord_]), reason, has_bom)
+        if reason == FIELDS:
+            rej.reason = _structural_reason("MISSING COLUMNS", rej.line_text, n_columns)
+        out.append(rej)
     out.sort(key=lambda r: r.line_number)
     return out
 

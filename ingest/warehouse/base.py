@@ -60,8 +60,10 @@ class Warehouse(Protocol):
 def check_reconciliation(batch: ValidatedFile, loaded: int, rejected: int) -> SliceCounts:
     """Raise (so the caller rolls back) unless rows in file = rows loaded + rows rejected."""
     counts = SliceCounts(batch.rows_in_file, loaded, rejected)
-    if loaded != batch.rows_valid or rejected != batch.rows_rejected or (
-        batch.rows_in_file != loaded + rejected
+    if (
+        loaded != batch.rows_valid
+        or rejected != batch.rows_rejected
+        or (batch.rows_in_file != loaded + rejected)
     ):
         raise IngestError(
             f"{batch.path}: reconciliation failed: {batch.rows_in_file} rows in file but "

@@ -1,0 +1,331 @@
+"""The CSV loader against real DuckDB files: input contract, rejects, reconciliation, atomicity."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ingest import IngestError, MissingColumnError, expected_path, ingest_date, ingest_file
+from ingest.schemas import TABLES
+from ingest.settings import REPO_ROOT, Settings
+from ingest.warehouse.duckdb_warehouse import DuckDBWarehouse
+
+VIEW_HEADER = ",".join(TABLES["viewing_logs"].column_names)
+SOCIAL_HEADER = ",".join(TABLES["social_interactions"].column_names)
+DAY = date(2026, 11, 25)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(target="ci", duckdb_path=tmp_path / "wh" / "test.duckdb")
+
+
+def write(tmp_path: Path, table: str, body: bytes | str, day: date = DAY) -> Path:
+    path = expected_path(tmp_path / "src", table, day)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(body.encode() if isinstance(body, str) else body)
+    return path
+
+
+def rows(settings: Settings, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(settings.duckdb_path), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def snapshot(settings: Settings) -> dict[str, list[tuple]]:
+    tables = ["viewing_logs", "viewing_logs_rejected", "social_interactions", "load_audit"]
+    return {t: sorted(map(repr, rows(settings, f"SELECT * FROM raw.{t}"))) for t in tables}
+
+
+GOOD_VIEW = "v1,u1,c1,drama,2026-11-25T08:15:30Z,100,200,tv,DE"
+
+
+def test_bom_crlf_quoting_and_multiline_fields(settings: Settings, tmp_path: Path) -> None:
+    body = (
+        "\ufeff" + VIEW_HEADER + "\r\n"
+        'v1,u1,c1,"Sci-Fi, ""Space""",2026-11-25T08:15:30Z,100,200,tv,DE\r\n'
+        'v2,u1,c2,"Talk\r\nShow",2026-11-25T08:15:30.250+02:00,0,,,\r\n'
+        "v3,u2,c2,,2026-11-25 23:59:59,7,60,web,FR\r\n"
+    )
+    r = ingest_file(settings, "viewing_logs", write(tmp_path, "viewing_logs", body))
+    assert (r.rows_in_file, r.rows_loaded, r.rows_rejected) == (3, 3, 0)
+    got = rows(
+        settings,
+        "SELECT view_id, genre, strftime(started_at AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M:%S.%g'), "
+        "watch_duration_s, content_duration_s, device, _source_row, _file_date, _source_file "
+        "FROM raw.viewing_logs ORDER BY _source_row",
+    )
+    assert got == [
+        (
+            "v1",
+            'Sci-Fi, "Space"',
+            "2026-11-25 08:15:30.000",
+            100,
+            200,
+            "tv",
+            1,
+            DAY,
+            "2026-11-25.csv",
+        ),
+        ("v2", "Talk\r\nShow", "2026-11-25 06:15:30.250", 0, None, None, 2, DAY, "2026-11-25.csv"),
+        ("v3", None, "2026-11-25 23:59:59.000", 7, 60, "web", 3, DAY, "2026-11-25.csv"),
+    ]
+
+
+def test_columns_any_order_extra_columns_reported(settings: Settings, tmp_path: Path) -> None:
+    body = (
+        "created_at,note,INTERACTION_TYPE_X,platform,interaction_type,content_id,user_id,"
+        "interaction_id\n"
+        "2026-11-25T01:00:00-05:00,hello,x,ios,  LiKe ,c1,u1,i1\n"
+        "2026-11-25T01:00:00Z,,x,,Comment,c1,u1,i2\n"
+    )
+    r = ingest_file(settings, "social_interactions", write(tmp_path, "social_interactions", body))
+    assert r.extra_columns == ("note", "INTERACTION_TYPE_X")
+    assert (r.rows_loaded, r.rows_rejected) == (2, 0)
+    assert rows(
+        settings,
+        "SELECT interaction_id, interaction_type, platform, "
+        "strftime(created_at AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M') "
+        "FROM raw.social_interactions ORDER BY 1",
+    ) == [("i1", "like", "ios", "2026-11-25 06:00"), ("i2", "comment", None, "2026-11-25 01:00")]
+    assert rows(settings, "SELECT extra_columns FROM raw.load_audit") == [
+        ("note,INTERACTION_TYPE_X",)
+    ]
+
+
+def test_missing_required_column_refuses_file_and_leaves_warehouse_unchanged(
+    settings: Settings, tmp_path: Path
+) -> None:
+    ingest_file(
+        settings,
+        "viewing_logs",
+        write(tmp_path, "viewing_logs", VIEW_HEADER + "\n" + GOOD_VIEW + "\n"),
+    )
+    before = snapshot(settings)
+    header = VIEW_HEADER.replace("watch_duration_s,", "").replace("user_id,", "")
+    bad = write(tmp_path, "viewing_logs", header + "\nv9,c9,x,2026-11-25T08:15:30Z,5,tv,DE\n")
+    with pytest.raises(MissingColumnError) as exc:
+        ingest_file(settings, "viewing_logs", bad)
+    msg = str(exc.value)
+    assert str(bad) in msg and "user_id" in msg and "watch_duration_s" in msg
+    assert snapshot(settings) == before
+
+
+def test_missing_column_cli_exits_non_zero(settings: Settings, tmp_path: Path) -> None:
+    bad = write(tmp_path, "viewing_logs", "view_id,user_id\nv1,u1\n")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ingest",
+            "--file",
+            str(bad),
+            "--table",
+            "viewing_logs",
+            "--duckdb-path",
+            str(settings.duckdb_path),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert "content_id" in proc.stderr and str(bad) in proc.stderr
+
+
+REJECT_BODY = (
+    (
+        VIEW_HEADER
+        + "\n"  # line 1
+        + GOOD_VIEW
+        + "\n"  # 2
+        + 'v2,u1,c1,"multi\nline\ngenre",2026-11-25T08:15:30Z,-5,0,tv,DE\n'  # 3-5
+        + "\n"  # 6 blank
+        + ",u1,c1,,2026-11-25T08:15:30Z,1,,,\n"  # 7
+        + "v4,   ,c1,,2026-11-25T08:15:30Z,1,,,\n"  # 8
+        + "v5,u1,c1,,2026-11-25T08:15:30Z,1.5,,,\n"  # 9
+        + "v6,u1,c1,,2026-11-25T08:15:30Z,ten,,,\n"  # 10
+        + "v7,u1,c1,,2026-13-25T08:15:30Z,1,,,\n"  # 11
+        + "v8,u1,c1,,2026-11-25T08:15:30Z,1,,\n"  # 12 too few
+        + "v9,u1,c1,,2026-11-25T08:15:30Z,1,,,,\n"  # 13 too many
+        + "v10,u1,c1,,2026-11-25T08:15:30Z,1,,,\n"  # 14 good
+    ).encode()
+    + b"v11,u1,c1,caf\xe9,2026-11-25T08:15:30Z,1,,,\n"
+    + (  # 15 bad utf-8
+        "v12,u1,c1,,,1,,,\n"  # 16
+        + "v13,u1,c1,,2026-11-25T08:15:30Z,,60,,\n"  # 17
+    ).encode()
+)
+
+
+def test_every_reject_kind_with_line_numbers_and_text(settings: Settings, tmp_path: Path) -> None:
+    r = ingest_file(settings, "viewing_logs", write(tmp_path, "viewing_logs", REJECT_BODY))
+    assert (r.rows_in_file, r.rows_loaded, r.rows_rejected) == (13, 2, 11)
+    got = rows(
+        settings,
+        "SELECT line_number, reason, line_text FROM raw.viewing_logs_rejected ORDER BY 1",
+    )
+    lines = [g[0] for g in got]
+    assert lines == [3, 7, 8, 9, 10, 11, 12, 13, 15, 16, 17]
+    by_line = {g[0]: g for g in got}
+    assert by_line[3][2] == 'v2,u1,c1,"multi\nline\ngenre",2026-11-25T08:15:30Z,-5,0,tv,DE'
+    assert "watch_duration_s" in by_line[3][1] and "content_duration_s" in by_line[3][1]
+    assert "view_id: required value is empty" in by_line[7][1]
+    assert "user_id: required value is empty" in by_line[8][1]
+    assert "'1.5' is not an integer" in by_line[9][1]
+    assert "'ten' is not an integer" in by_line[10][1]
+    assert "started_at" in by_line[11][1] and "ISO 8601" in by_line[11][1]
+    assert "wrong number of fields: 8 instead of 9" in by_line[12][1]
+    assert "wrong number of fields: 10 instead of 9" in by_line[13][1]
+    assert by_line[13][2] == "v9,u1,c1,,2026-11-25T08:15:30Z,1,,,,"
+    assert "UTF-8" in by_line[15][1] and by_line[15][2].startswith("v11,u1,c1,caf\ufffd")
+    assert "started_at: required value is empty" in by_line[16][1]
+    assert "watch_duration_s: required value is empty" in by_line[17][1]
+    loaded = rows(settings, "SELECT view_id, _source_row FROM raw.viewing_logs ORDER BY 2")
+    assert [v for v, _ in loaded] == ["v1", "v10"]
+    audit = rows(settings, "SELECT rows_in_file, rows_loaded, rows_rejected FROM raw.load_audit")
+    assert audit == [(13, 2, 11)]
+
+
+def test_bad_interaction_type_rejected(settings: Settings, tmp_path: Path) -> None:
+    body = (
+        SOCIAL_HEADER
+        + "\ni1,u1,c1,love,ios,2026-11-25T01:00:00Z\ni2,u1,c1,SHARE,,2026-11-25T01:00:00Z\n"
+    )
+    r = ingest_file(settings, "social_interactions", write(tmp_path, "social_interactions", body))
+    assert (r.rows_loaded, r.rows_rejected) == (1, 1)
+    assert rows(settings, "SELECT line_number, reason FROM raw.social_interactions_rejected") == [
+        (2, "interaction_type: 'love' is not one of like, share, comment")
+    ]
+
+
+def test_reload_replaces_slice_and_keeps_other_dates(settings: Settings, tmp_path: Path) -> None:
+    d2 = date(2026, 11, 26)
+    ingest_file(settings, "viewing_logs", write(tmp_path, "viewing_logs", REJECT_BODY))
+    ingest_file(
+        settings,
+        "viewing_logs",
+        write(
+            tmp_path, "viewing_logs", VIEW_HEADER + "\n" + GOOD_VIEW.replace("v1", "w1") + "\n", d2
+        ),
+    )
+    first = snapshot(settings)
+    ingest_file(settings, "viewing_logs", write(tmp_path, "viewing_logs", REJECT_BODY))
+    again = snapshot(settings)
+    assert len(again["viewing_logs"]) == 3 and len(again["viewing_logs_rejected"]) == 11
+    assert len(again["load_audit"]) == 2 and again != first  # new load id and load time
+    corrected = VIEW_HEADER + "\n" + GOOD_VIEW.replace(",100,", ",111,") + "\n" + GOOD_VIEW + "\n"
+    r = ingest_file(settings, "viewing_logs", write(tmp_path, "viewing_logs", corrected))
+    assert (r.rows_in_file, r.rows_loaded, r.rows_rejected) == (2, 2, 0)
+    assert rows(
+        settings,
+        "SELECT view_id, watch_duration_s, _source_row, _file_date "
+        "FROM raw.viewing_logs ORDER BY 4, 3",
+    ) == [("v1", 111, 1, DAY), ("v1", 100, 2, DAY), ("w1", 100, 1, d2)]
+    assert rows(settings, "SELECT count(*) FROM raw.viewing_logs_rejected") == [(0,)]
+    assert rows(settings, "SELECT _file_date, rows_in_file FROM raw.load_audit ORDER BY 1") == [
+        (DAY, 2),
+        (d2, 1),
+    ]
+
+
+class FailingWarehouse(DuckDBWarehouse):
+    def _after_delete(self, meta):
+        raise RuntimeError("boom after delete")
+
+
+def test_failure_inside_transaction_rolls_back(settings: Settings, tmp_path: Path) -> None:
+    from ingest.load import load_into
+
+    ingest_file(settings, "viewing_logs", write(tmp_path, "viewing_logs", REJECT_BODY))
+    before = snapshot(settings)
+    wh = FailingWarehouse(settings.duckdb_path)
+    try:
+        with pytest.raises(RuntimeError, match="boom"):
+            load_into(
+                wh,
+                "viewing_logs",
+                write(tmp_path, "viewing_logs", VIEW_HEADER + "\n" + GOOD_VIEW + "\n"),
+                DAY,
+            )
+    finally:
+        wh.close()
+    assert snapshot(settings) == before
+
+
+def test_process_killed_mid_load_leaves_previous_slice(settings: Settings, tmp_path: Path) -> None:
+    ingest_file(settings, "viewing_logs", write(tmp_path, "viewing_logs", REJECT_BODY))
+    before = snapshot(settings)
+    new = write(tmp_path, "viewing_logs", VIEW_HEADER + "\n" + GOOD_VIEW + "\n")
+    script = textwrap.dedent(f"""
+        import os
+        from datetime import date
+        from pathlib import Path
+        from ingest.load import load_into
+        from ingest.warehouse.duckdb_warehouse import DuckDBWarehouse
+
+        class Dying(DuckDBWarehouse):
+            def _after_delete(self, meta):
+                os._exit(9)
+
+        load_into(Dying(Path({str(settings.duckdb_path)!r})), "viewing_logs",
+                  Path({str(new)!r}), date(2026, 11, 25))
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, check=False)
+    assert proc.returncode == 9
+    assert snapshot(settings) == before
+
+
+def test_reconciliation_failure_rolls_back(settings: Settings, tmp_path: Path) -> None:
+    from ingest.load import load_into
+    from ingest.validate import ValidatedFile
+
+    class Miscounting(DuckDBWarehouse):
+        def replace_slice(self, batch: ValidatedFile, meta):
+            batch.rows_in_file += 1  # pretend the parser saw one more record
+            return super().replace_slice(batch, meta)
+
+    ingest_file(settings, "viewing_logs", write(tmp_path, "viewing_logs", REJECT_BODY))
+    before = snapshot(settings)
+    wh = Miscounting(settings.duckdb_path)
+    try:
+        with pytest.raises(IngestError, match="reconciliation failed"):
+            load_into(
+                wh,
+                "viewing_logs",
+                write(tmp_path, "viewing_logs", VIEW_HEADER + "\n" + GOOD_VIEW + "\n"),
+                DAY,
+            )
+    finally:
+        wh.close()
+    assert snapshot(settings) == before
+
+
+def test_ingest_date_skips_missing_table_and_refuses_empty_date(
+    settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    write(tmp_path, "viewing_logs", VIEW_HEADER + "\n" + GOOD_VIEW + "\n")
+    results = ingest_date(settings, DAY, tmp_path / "src")
+    assert [r.table for r in results] == ["viewing_logs"]
+    assert "social_interactions" in caplog.text and "missing" in caplog.text
+    with pytest.raises(IngestError) as exc:
+        ingest_date(settings, date(2026, 1, 1), tmp_path / "src")
+    assert "viewing_logs/2026-01-01.csv" in str(exc.value)
+    assert "social_interactions/2026-01-01.csv" in str(exc.value)
+
+
+def test_header_only_file_and_empty_file(settings: Settings, tmp_path: Path) -> None:
+    r = ingest_file(settings, "viewing_logs", write(tmp_path, "viewing_logs", VIEW_HEADER + "\r\n"))
+    assert (r.rows_in_file, r.rows_loaded, r.rows_rejected) == (0, 0, 0)
+    with pytest.raises(IngestError, match="header"):
+        ingest_file(settings, "viewing_logs", write(tmp_path, "viewing_logs", ""))
