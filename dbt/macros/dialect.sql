@@ -1,0 +1,101 @@
+{#-
+    Dialect differences, each in one small dispatch macro (duckdb__ / bigquery__).
+    Models call these and never branch on target.type.
+-#}
+
+{#- UTC calendar date of a timestamp. DuckDB casts TIMESTAMPTZ to DATE in the session
+    time zone, so convert to UTC wall-clock time first; BigQuery's DATE() is UTC. -#}
+{% macro utc_date(column) -%}
+    {{ return(adapter.dispatch('utc_date')(column)) }}
+{%- endmacro %}
+
+{% macro default__utc_date(column) -%}
+    cast({{ column }} as date)
+{%- endmacro %}
+
+{% macro duckdb__utc_date(column) -%}
+    cast(timezone('UTC', {{ column }}) as date)
+{%- endmacro %}
+
+{% macro bigquery__utc_date(column) -%}
+    date({{ column }}, 'UTC')
+{%- endmacro %}
+
+{#- A timestamp as the warehouse's plain TIMESTAMP type holding UTC: DuckDB's
+    TIMESTAMP (no time zone, UTC wall clock), BigQuery's TIMESTAMP (an instant). -#}
+{% macro utc_timestamp(column) -%}
+    {{ return(adapter.dispatch('utc_timestamp')(column)) }}
+{%- endmacro %}
+
+{% macro default__utc_timestamp(column) -%}
+    cast({{ column }} as timestamp)
+{%- endmacro %}
+
+{% macro duckdb__utc_timestamp(column) -%}
+    timezone('UTC', {{ column }})
+{%- endmacro %}
+
+{% macro bigquery__utc_timestamp(column) -%}
+    {{ column }}
+{%- endmacro %}
+
+{#- Data type names used in casts and in the mart contracts. -#}
+{% macro float_type() -%}
+    {{ return(adapter.dispatch('float_type')()) }}
+{%- endmacro %}
+
+{% macro default__float_type() -%}
+    {{ return('double') }}
+{%- endmacro %}
+
+{% macro bigquery__float_type() -%}
+    {{ return('float64') }}
+{%- endmacro %}
+
+{#- Quoted SQL literals for values read back with run_query (dates, timestamps,
+    strings). BigQuery escapes with backslashes, DuckDB doubles the quote. -#}
+{% macro date_literal(value) -%}
+    {{ return("date '" ~ value.strftime('%Y-%m-%d') ~ "'") }}
+{%- endmacro %}
+
+{% macro timestamp_literal(value) -%}
+    {{ return("timestamp '" ~ value.strftime('%Y-%m-%d %H:%M:%S.%f') ~ "'") }}
+{%- endmacro %}
+
+{% macro string_literal(value) -%}
+    {{ return(adapter.dispatch('string_literal')(value)) }}
+{%- endmacro %}
+
+{% macro default__string_literal(value) -%}
+    {{ return("'" ~ (value | string).replace("'", "''") ~ "'") }}
+{%- endmacro %}
+
+{% macro bigquery__string_literal(value) -%}
+    {{ return("'" ~ (value | string).replace('\\', '\\\\').replace("'", "\\'") ~ "'") }}
+{%- endmacro %}
+
+{#- Physical layout. A BigQuery partition_by dict is read by dbt-duckdb >= 1.11 as
+    DuckLake partitioning and fails at compile time, so it exists only on BigQuery. -#}
+{% macro date_partition_by(column) -%}
+    {{ return(adapter.dispatch('date_partition_by')(column)) }}
+{%- endmacro %}
+
+{% macro default__date_partition_by(column) -%}
+    {{ return(none) }}
+{%- endmacro %}
+
+{% macro bigquery__date_partition_by(column) -%}
+    {{ return({'field': column, 'data_type': 'date', 'granularity': 'day'}) }}
+{%- endmacro %}
+
+{% macro cluster_by(columns) -%}
+    {{ return(adapter.dispatch('cluster_by')(columns)) }}
+{%- endmacro %}
+
+{% macro default__cluster_by(columns) -%}
+    {{ return(none) }}
+{%- endmacro %}
+
+{% macro bigquery__cluster_by(columns) -%}
+    {{ return(columns) }}
+{%- endmacro %}

@@ -1,0 +1,92 @@
+{{ config(cluster_by=cluster_by(['interaction_id'])) }}
+
+{%- set plan = replace_keys_plan() -%}
+{%- set batch = versions_batch('social_interactions', plan) %}
+
+with
+
+{% if plan.incremental -%}
+
+changed_slice_ids as (
+
+    -- ids delivered in a slice loaded (or re-delivered) since the last run
+    select distinct interaction_id
+    from {{ source('raw', 'social_interactions') }}
+    where {{ batch.slice_filter }}
+
+),
+
+latest_versions as (
+
+    select
+        interaction_id,
+        _file_date,
+        is_deleted,
+        row_number() over (
+            partition by interaction_id order by batch_loaded_at desc
+        ) as version_rank
+    from {{ this }}
+    where interaction_id in (
+        select interaction_id from {{ this }}
+        where {{ batch.slice_filter }}
+    )
+
+),
+
+displaced_ids as (
+
+    -- ids whose winning copy came from a changed slice: it may have been replaced or removed
+    select interaction_id
+    from latest_versions
+    where
+        version_rank = 1
+        and not is_deleted
+        and {{ batch.slice_filter }}
+
+),
+
+affected_ids as (
+
+    select interaction_id from changed_slice_ids
+    union distinct
+    select interaction_id from displaced_ids
+
+),
+
+{% else -%}
+
+affected_ids as (
+
+    select interaction_id from {{ ref('stg_content__social_interactions') }}
+
+),
+
+{% endif -%}
+
+winners as (
+
+    select *
+    from {{ ref('stg_content__social_interactions') }}
+    where interaction_id in (select interaction_id from affected_ids)
+
+),
+
+versions as (
+
+    select
+        affected_ids.interaction_id,
+        winners.user_id,
+        winners.content_id,
+        winners.interaction_type,
+        winners.created_at,
+        winners.activity_date,
+        winners._file_date,
+        winners.interaction_id is null as is_deleted,
+        {{ batch.stamp }} as batch_loaded_at
+    from affected_ids
+    left join winners on affected_ids.interaction_id = winners.interaction_id
+    where {{ 'true' if batch.has_changes else 'false' }}
+
+)
+
+select * from versions

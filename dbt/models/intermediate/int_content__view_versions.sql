@@ -1,0 +1,94 @@
+{{ config(cluster_by=cluster_by(['view_id'])) }}
+
+{%- set plan = replace_keys_plan() -%}
+{%- set batch = versions_batch('viewing_logs', plan) %}
+
+with
+
+{% if plan.incremental -%}
+
+changed_slice_ids as (
+
+    -- ids delivered in a slice loaded (or re-delivered) since the last run
+    select distinct view_id
+    from {{ source('raw', 'viewing_logs') }}
+    where {{ batch.slice_filter }}
+
+),
+
+latest_versions as (
+
+    select
+        view_id,
+        _file_date,
+        is_deleted,
+        row_number() over (
+            partition by view_id order by batch_loaded_at desc
+        ) as version_rank
+    from {{ this }}
+    where view_id in (
+        select view_id from {{ this }}
+        where {{ batch.slice_filter }}
+    )
+
+),
+
+displaced_ids as (
+
+    -- ids whose winning copy came from a changed slice: it may have been replaced or removed
+    select view_id
+    from latest_versions
+    where
+        version_rank = 1
+        and not is_deleted
+        and {{ batch.slice_filter }}
+
+),
+
+affected_ids as (
+
+    select view_id from changed_slice_ids
+    union distinct
+    select view_id from displaced_ids
+
+),
+
+{% else -%}
+
+affected_ids as (
+
+    select view_id from {{ ref('stg_content__viewing_logs') }}
+
+),
+
+{% endif -%}
+
+winners as (
+
+    select *
+    from {{ ref('stg_content__viewing_logs') }}
+    where view_id in (select view_id from affected_ids)
+
+),
+
+versions as (
+
+    select
+        affected_ids.view_id,
+        winners.user_id,
+        winners.content_id,
+        winners.started_at,
+        winners.activity_date,
+        winners.watch_duration_s,
+        winners.content_duration_s,
+        winners.device,
+        winners._file_date,
+        winners.view_id is null as is_deleted,
+        {{ batch.stamp }} as batch_loaded_at
+    from affected_ids
+    left join winners on affected_ids.view_id = winners.view_id
+    where {{ 'true' if batch.has_changes else 'false' }}
+
+)
+
+select * from versions
