@@ -63,14 +63,20 @@ class DuckDBMartReader:
                 "or point DUCKDB_PATH at an existing warehouse"
             )
         try:
-            self._con = duckdb.connect(str(path), read_only=True)
+            try:
+                self._con = duckdb.connect(str(path), read_only=True)
+            except duckdb.ConnectionException:
+                # This process already holds the file read-write (the flow's dbt build ran
+                # in-process); DuckDB then shares that database instance. Only reads follow.
+                self._con = duckdb.connect(str(path))
         except duckdb.Error as exc:
             raise DashboardError(
                 f"cannot open the DuckDB warehouse {path} read-only ({exc}); "
                 "if another process is writing to it, wait for it to finish and retry"
             ) from exc
-        # Dates derived from timestamps are UTC dates, as in the marts' definitions.
-        self._con.execute("SET TimeZone = 'UTC'")
+        # Dates derived from timestamps are UTC dates, as in the marts' definitions. SESSION:
+        # never change the setting for another connection sharing the database instance.
+        self._con.execute("SET SESSION TimeZone = 'UTC'")
         self._schema = schema
         self.source = f"DuckDB {path.name}, schema {schema}"
 
