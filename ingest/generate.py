@@ -337,6 +337,7 @@ def generate(
     out_dir = Path(out_dir)
     con = duckdb.connect()
     con.execute("SET preserve_insertion_order = true")
+    con.execute("SET enable_progress_bar = false")
     con.execute(_FIELD_MACRO)
     manifests = []
     try:

@@ -89,17 +89,25 @@ def violation(col: Column, v: str) -> str:
 
 
 def typed(col: Column, v: str) -> str:
-    """SQL: ``v`` cast to the raw type of ``col`` (empty optional -> NULL)."""
-    trimmed = f"trim({v}, {quote_literal(BLANK)})"
-    if col.type == "int64":
-        return f"CAST(NULLIF({trimmed}, '') AS BIGINT)"
-    if col.type == "timestamp":
-        return f"CAST(NULLIF({trimmed}, '') AS TIMESTAMPTZ)"
-    if col.type == "date":
-        return f"CAST(NULLIF({trimmed}, '') AS DATE)"
+    """SQL: ``v`` cast to the raw type of ``col`` (empty optional -> NULL).
+
+    Only evaluated on rows that passed :func:`violation`, so plain casts are safe; optional
+    values are either blank (``try_cast`` gives NULL) or valid.
+    """
+    cast = "CAST" if col.required else "TRY_CAST"
+    if col.type in ("int64", "timestamp", "date"):
+        sql_type = SQL_TYPES[col.type]
+        return f"{cast}(trim({v}, {quote_literal(BLANK)}) AS {sql_type})"
     if col.lowercase:
-        return f"lower(NULLIF({trimmed}, ''))"
+        return f"NULLIF(lower(trim({v}, {quote_literal(BLANK)})), '')"
+    if col.required:
+        return v
     return f"CASE WHEN {_blank(v)} THEN NULL ELSE {v} END"
+
+
+def valid_expr(schema: TableSchema, source: dict[str, str]) -> str:
+    """SQL boolean: the row has no violation (cheaper than building the reasons)."""
+    return " AND ".join(f"({violation(c, source[c.name])}) IS NULL" for c in schema.columns)
 
 
 def reason_expr(schema: TableSchema, source: dict[str, str]) -> str:
