@@ -45,6 +45,7 @@ _TYPE_RULES: list[tuple[re.Pattern[str], frozenset[str]]] = [
         frozenset({"dateTime"}),
     ),
 ]
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
 _QUOTED = re.compile(r"""["']([^"']+)["']""")
 _COMPARED = re.compile(r"""(?:==|!=)\s*["'][^"']*["']|["'][^"']*["']\s*(?:==|!=)""")
@@ -105,7 +106,7 @@ def load_contracts(marts_dir: Path = MARTS_DIR) -> dict[str, dict[str, str | Non
     """``{model: {column: data_type}}`` from every model YAML in ``marts_dir``."""
     contracts: dict[str, dict[str, str | None]] = {}
     for path in sorted([*marts_dir.glob("*.yml"), *marts_dir.glob("*.yaml")]):
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER) or {}
         for model in document.get("models") or []:
             columns = model.get("columns") or []
             contracts[model["name"]] = {
@@ -139,7 +140,7 @@ def load_model_columns(model_dir: Path | None = None) -> dict[str, list[ModelCol
 
 def load_exclusions(path: Path = EXCLUSIONS_FILE) -> dict[str, dict[str, str]]:
     """``{mart: {column: reason}}`` of contract columns deliberately left out of the model."""
-    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    document = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER) or {}
     return {
         str(mart): {str(column): str(reason or "") for column, reason in (columns or {}).items()}
         for mart, columns in document.items()
