@@ -286,7 +286,7 @@ def terraform_validate(session: nox.Session) -> None:
         session.skip(
             f"provider registry {registry} is unreachable ({exc}); init/validate/plan need it "
             "to download hashicorp/google and prefecthq/prefect. The offline checks are "
-            "`nox -s terraform`."
+            "`nox -s terraform`"
         )
     env = {"TF_DATA_DIR": str(Path(session.create_tmp()) / "tf-data"), "TF_IN_AUTOMATION": "1"}
     chdir = f"-chdir={TERRAFORM_DIR}"
