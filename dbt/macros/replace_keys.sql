@@ -171,15 +171,15 @@
 {% endmacro %}
 
 {#- The batch_loaded_at a rebuilt row is stamped with: the smallest watermark of the
-    `current` models it was computed from (a later run redoing a little is harmless,
-    missing something is not). -#}
-{% macro replace_keys_stamp(plan) %}
+    `current` models it is computed from (given as relations, so unit tests can swap in
+    fixtures). A later run redoing a little is harmless, missing something is not. -#}
+{% macro replace_keys_stamp(plan, current_relations) %}
     {%- if plan.incremental -%}
         {{ return(timestamp_literal(plan.stamp)) }}
     {%- endif -%}
     {%- set maxima = [] -%}
-    {%- for source in config.get('replace_from') -%}
-        {%- do maxima.append('select max(batch_loaded_at) as watermark from ' ~ ref(source['current'])) -%}
+    {%- for relation in current_relations -%}
+        {%- do maxima.append('select max(batch_loaded_at) as watermark from ' ~ relation) -%}
     {%- endfor -%}
     {{ return('(select min(watermark) from (' ~ maxima | join(' union all ') ~ ') as watermarks)') }}
 {% endmacro %}

@@ -5,8 +5,6 @@
 
 with
 
-{% if plan.incremental -%}
-
 changed_slice_ids as (
 
     -- ids delivered in a slice loaded (or re-delivered) since the last run
@@ -15,6 +13,8 @@ changed_slice_ids as (
     where {{ batch.slice_filter }}
 
 ),
+
+{% if plan.incremental -%}
 
 latest_versions as (
 
@@ -45,29 +45,23 @@ displaced_ids as (
 
 ),
 
-affected_ids as (
-
-    select interaction_id from changed_slice_ids
-    union distinct
-    select interaction_id from displaced_ids
-
-),
-
-{% else -%}
-
-affected_ids as (
-
-    select interaction_id from {{ ref('stg_content__social_interactions') }}
-
-),
-
 {% endif -%}
+
+affected_ids as (
+
+    select changed_slice_ids.interaction_id from changed_slice_ids
+    {% if plan.incremental -%}
+    union distinct
+    select displaced_ids.interaction_id from displaced_ids
+    {%- endif %}
+
+),
 
 winners as (
 
     select *
     from {{ ref('stg_content__social_interactions') }}
-    where interaction_id in (select interaction_id from affected_ids)
+    where interaction_id in (select affected_ids.interaction_id from affected_ids)
 
 ),
 

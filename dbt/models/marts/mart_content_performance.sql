@@ -89,9 +89,15 @@ daily_interactions as (
 
 content_days as (
 
-    select content_id, activity_date from daily_views
+    select
+        content_id,
+        activity_date
+    from daily_views
     union distinct
-    select content_id, activity_date from daily_interactions
+    select
+        content_id,
+        activity_date
+    from daily_interactions
 
 ),
 
@@ -121,7 +127,12 @@ final as (
                     ) / daily_views.views
             end as {{ float_type() }}
         ) as engagement_rate,
-        cast({{ replace_keys_stamp(plan) }} as timestamp) as batch_loaded_at
+        cast(
+            {{ replace_keys_stamp(plan, [
+                ref('int_content__views_current'),
+                ref('int_content__interactions_current'),
+            ]) }} as timestamp
+        ) as batch_loaded_at
     from content_days
     left join daily_views
         on

@@ -122,9 +122,9 @@ primary_devices as (
         device as primary_device
     from device_views
     qualify row_number() over (
-        partition by user_id
-        order by device_views desc, device asc
-    ) = 1
+            partition by user_id
+            order by device_views desc, device asc
+        ) = 1
 
 ),
 
@@ -150,7 +150,12 @@ final as (
             when coalesce(user_views.total_views, 0) > 0 then 'light'
             else 'social_only'
         end as engagement_segment,
-        cast({{ replace_keys_stamp(plan) }} as timestamp) as batch_loaded_at
+        cast(
+            {{ replace_keys_stamp(plan, [
+                ref('int_content__views_current'),
+                ref('int_content__interactions_current'),
+            ]) }} as timestamp
+        ) as batch_loaded_at
     from user_activity
     left join user_views on user_activity.user_id = user_views.user_id
     left join user_interactions on user_activity.user_id = user_interactions.user_id

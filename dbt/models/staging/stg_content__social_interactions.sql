@@ -23,9 +23,9 @@ renamed as (
     from source
     -- one copy per id: the most recent file date wins, then the last row of that file
     qualify row_number() over (
-        partition by interaction_id
-        order by _file_date desc, _source_row desc
-    ) = 1
+            partition by interaction_id
+            order by _file_date desc, _source_row desc
+        ) = 1
 
 )
 

@@ -26,9 +26,9 @@ renamed as (
     from source
     -- one copy per id: the most recent file date wins, then the last row of that file
     qualify row_number() over (
-        partition by view_id
-        order by _file_date desc, _source_row desc
-    ) = 1
+            partition by view_id
+            order by _file_date desc, _source_row desc
+        ) = 1
 
 )
 
