@@ -122,6 +122,25 @@ def _environ(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[key] = old
 
 
+def release_duckdb() -> None:
+    """Close the DuckDB database dbt-duckdb keeps open in this process after a run.
+
+    dbt-duckdb caches one DuckDB instance per process; left open, it holds the file so the
+    next load (or a reader with another configuration) cannot open it. No-op when the
+    DuckDB adapter was not used.
+    """
+    import sys
+
+    module = sys.modules.get("dbt.adapters.duckdb.connections")
+    if module is None:
+        return
+    manager = module.DuckDBConnectionManager
+    with manager._LOCK:
+        env, manager._ENV = manager._ENV, None
+    if env is not None:
+        env.close()
+
+
 def _node_result(run_result: object) -> NodeResult:
     node = run_result.node  # type: ignore[attr-defined]
     status = str(run_result.status)  # type: ignore[attr-defined]
@@ -165,7 +184,10 @@ def run_dbt_build(
     log.info("dbt %s", " ".join(args))
     started = time.perf_counter()
     with _environ(env):
-        outcome = dbtRunner().invoke(args)
+        try:
+            outcome = dbtRunner().invoke(args)
+        finally:
+            release_duckdb()
     seconds = time.perf_counter() - started
 
     run_results = getattr(outcome.result, "results", None) or []
@@ -195,8 +217,10 @@ def describe_failure(result: DbtBuildResult) -> str:
         detail = node.message.strip().splitlines()[0] if node.message.strip() else node.status
         lines.append(f"  {node.outcome.upper()}: {node.unique_id} ({detail})")
     if result.skipped:
-        names = ", ".join(n.name for n in result.skipped)
-        lines.append(f"  skipped downstream of the failure: {names}")
+        models = [n.name for n in result.skipped if n.resource_type != "test"]
+        tests = len(result.skipped) - len(models)
+        names = ", ".join(models) or "no model"
+        lines.append(f"  skipped downstream of the failure: {names} (and {tests} test(s))")
     lines.append(f"dbt log: {result.log_path}")
     lines.append(
         "Fix the data or the model named above, then re-run the same command: "

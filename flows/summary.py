@@ -81,6 +81,10 @@ def _fmt_s(seconds: float | None) -> str:
     return "" if seconds is None else f"{seconds:.2f}"
 
 
+def _short(name: str, width: int = 60) -> str:
+    return name if len(name) <= width else name[: width - 3] + "..."
+
+
 def _table(header: Iterable[str], rows: Iterable[Iterable[object]]) -> list[str]:
     header = list(header)
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
@@ -156,13 +160,15 @@ def render_markdown(summary: PipelineSummary) -> str:
             out += ["", "Failed or errored nodes:", ""]
             out += [f"- `{n.unique_id}` ({n.status}): {n.message.strip()}" for n in dbt.problems]
         if dbt.skipped:
-            out += ["", "Skipped: " + ", ".join(f"`{n.name}`" for n in dbt.skipped)]
+            models = [f"`{n.name}`" for n in dbt.skipped if n.resource_type != "test"]
+            tests = len(dbt.skipped) - len(models)
+            out += ["", f"Skipped: {', '.join(models) or 'no model'} (and {tests} test(s))"]
         slowest = sorted(dbt.nodes, key=lambda n: n.seconds, reverse=True)[:SLOWEST_NODES]
         if slowest:
             out += ["", f"Slowest {len(slowest)} nodes:", ""]
             out += _table(
                 ("node", "type", "status", "s"),
-                ((n.name, n.resource_type, n.status, _fmt_s(n.seconds)) for n in slowest),
+                ((_short(n.name), n.resource_type, n.status, _fmt_s(n.seconds)) for n in slowest),
             )
         out += ["", f"dbt log: `{dbt.log_path}`"]
     out.append("")

@@ -212,7 +212,7 @@ def test_summary_markdown_reports_rows_nodes_and_timings() -> None:
     assert "| social_interactions | 1 | 7 | 6 | 1 |" in md
     assert "| 1 | 0 | 1 | 0 | 1 | 3 | 4.20 |" in md
     assert "`test.nightjar.not_null_stg_content__viewing_logs_view_id` (fail)" in md
-    assert "Skipped: `mart_users`" in md
+    assert "Skipped: `mart_users` (and 0 test(s))" in md
     assert "| total | 9.75 |" in md
     assert "Not reconciled" not in md
 

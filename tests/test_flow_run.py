@@ -1,0 +1,223 @@
+"""Real flow runs: Prefect (shared temporary API), ingest into DuckDB, in-process dbt build."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+import flows.daily_pipeline as pipeline
+from flows.daily_pipeline import SUMMARY_ARTIFACT_KEY, main
+from flows.retry import retry_on_transient
+from ingest import IngestError, ingest_date
+from ingest.generate import GeneratorConfig, generate
+from ingest.settings import DBT_PROJECT_DIR, Settings
+
+pytestmark = pytest.mark.integration
+
+START = date(2026, 3, 1)
+DAYS = 2
+MARTS = ("mart_users", "mart_content_performance")
+
+
+@pytest.fixture(scope="module")
+def small_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two days of generated drops (with bad rows, late and re-sent events)."""
+    out = tmp_path_factory.mktemp("drops")
+    generate(
+        out,
+        GeneratorConfig(
+            start_date=START, days=DAYS, views_per_day=80, interactions_per_day=30, seed=11
+        ),
+    )
+    return out
+
+
+def _cli(data: Path, *extra: str, end: bool = True) -> list[str]:
+    args = ["--run-date", START.isoformat(), "--source-dir", str(data), "--target", "dev"]
+    if end:
+        args += ["--end-date", (START + timedelta(days=DAYS - 1)).isoformat()]
+    return args + list(extra)
+
+
+def _snapshot(path: Path) -> dict[str, list[tuple]]:
+    """Every row of every table in the warehouse, sorted: to prove nothing changed."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        tables = con.sql(
+            "select table_schema, table_name from information_schema.tables order by 1, 2"
+        ).fetchall()
+        return {
+            f"{s}.{t}": sorted(con.sql(f'select * from "{s}"."{t}"').fetchall(), key=repr)
+            for s, t in tables
+        }
+    finally:
+        con.close()
+
+
+def test_flow_loads_builds_and_publishes_the_summary(
+    prefect_harness: None,
+    duckdb_path: Path,
+    small_data: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from prefect.artifacts import Artifact
+
+    assert main(_cli(small_data)) == 0
+    assert "Pipeline succeeded on dev: 4 files" in capsys.readouterr().out
+
+    con = duckdb.connect(str(duckdb_path), read_only=True)
+    try:
+        audit = con.sql(
+            "select table_name, sum(rows_in_file), sum(rows_loaded), sum(rows_rejected), count(*) "
+            "from raw.load_audit group by 1 order by 1"
+        ).fetchall()
+        mart_rows = {m: con.sql(f"select count(*) from analytics.{m}").fetchone()[0] for m in MARTS}
+    finally:
+        con.close()
+    assert [row[4] for row in audit] == [DAYS, DAYS]  # one audit row per file
+    assert all(read == loaded + rejected for _, read, loaded, rejected, _ in audit)
+    assert all(rejected > 0 for *_, rejected, _ in audit)  # the generator writes bad rows
+    assert all(n > 0 for n in mart_rows.values())
+
+    artifact = Artifact.get(SUMMARY_ARTIFACT_KEY)
+    assert artifact is not None
+    markdown = str(artifact.data)
+    assert "# Nightly pipeline succeeded" in markdown
+    assert f"{START} to {START + timedelta(days=DAYS - 1)} ({DAYS} days)" in markdown
+    for table, read, loaded, rejected, files in audit:
+        assert f"| {table} | {files} | {read} | {loaded} | {rejected} |" in markdown
+    counts = _dbt_counts(markdown)
+    assert counts["passed"] > 0
+    assert counts["failed"] == counts["errored"] == counts["skipped"] == 0
+    for mart in MARTS:
+        assert mart in markdown  # listed among the timed nodes
+
+
+def _dbt_counts(markdown: str) -> dict[str, int]:
+    """The dbt outcome table of the summary: header row, separator, values row."""
+    lines = markdown.split("## dbt build", 1)[1].strip().splitlines()
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    values = [c.strip() for c in lines[2].strip("|").split("|")]
+    return {h: int(v) for h, v in zip(header, values, strict=True) if h != "s"}
+
+
+def _drop_header_column(path: Path, column: str) -> None:
+    """Rename ``column`` in the header (line 1): the file then lacks a required column."""
+    data = path.read_bytes()
+    bom = b"\xef\xbb\xbf" if data.startswith(b"\xef\xbb\xbf") else b""
+    body = data[len(bom) :]
+    end = body.index(b"\n")
+    header = body[:end].rstrip(b"\r").decode()
+    names = header.split(",")
+    assert column in names, names
+    new = ",".join("renamed_" + c if c == column else c for c in names)
+    path.write_bytes(bom + new.encode() + body[len(header) :])
+
+
+def test_missing_required_column_stops_before_loading_and_names_file_and_column(
+    prefect_harness: None,
+    duckdb_path: Path,
+    small_data: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    drops = tmp_path / "drops"
+    shutil.copytree(small_data, drops)
+    day2 = START + timedelta(days=1)
+    ingest_date(Settings.from_env(target="dev"), START, drops)  # a warehouse with history
+    before = _snapshot(duckdb_path)
+
+    bad = drops / "social_interactions" / f"{day2}.csv"
+    _drop_header_column(bad, "user_id")
+    # day 2's viewing_logs file is fine: the run must not load it either.
+    status = main(["--run-date", day2.isoformat(), "--source-dir", str(drops), "--target", "dev"])
+
+    assert status == 1
+    err = capsys.readouterr().err
+    assert str(bad) in err
+    assert "user_id" in err
+    assert "line 1" in err
+    assert _snapshot(duckdb_path) == before
+
+
+def _failing_dbt_project(tmp_path: Path) -> Path:
+    """A copy of the dbt project with one singular test that fails on any staged view."""
+    project = tmp_path / "dbt"
+    shutil.copytree(
+        DBT_PROJECT_DIR,
+        project,
+        ignore=shutil.ignore_patterns("target", "logs", "dbt_packages", ".user.yml"),
+    )
+    (project / "tests").mkdir(exist_ok=True)
+    (project / "tests" / "assert_no_views_staged.sql").write_text(
+        "-- fails whenever a view was loaded\n"
+        "select view_id from {{ ref('stg_content__viewing_logs') }}\n",
+        encoding="utf-8",
+    )
+    return project
+
+
+def test_failing_dbt_test_skips_downstream_models_and_names_the_node(
+    prefect_harness: None,
+    duckdb_path: Path,
+    small_data: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    project = _failing_dbt_project(tmp_path)
+    monkeypatch.setattr(pipeline, "DBT_PROJECT_DIR", project)
+
+    assert main(_cli(small_data, end=False)) == 1
+
+    err = capsys.readouterr().err
+    assert "PIPELINE FAILED in dbt build" in err
+    assert "FAILED: test.nightjar.assert_no_views_staged" in err
+    skipped_line = next(line for line in err.splitlines() if "skipped downstream" in line)
+    for mart in MARTS:
+        assert mart in skipped_line
+    assert str(project / "logs" / "dbt.log") in err
+    assert (project / "logs" / "dbt.log").is_file()
+
+    con = duckdb.connect(str(duckdb_path), read_only=True)
+    try:
+        built = {
+            r[0]
+            for r in con.sql(
+                "select table_name from information_schema.tables where table_schema = 'analytics'"
+            ).fetchall()
+        }
+        loaded = con.sql("select count(*) from raw.viewing_logs").fetchone()[0]
+    finally:
+        con.close()
+    assert loaded > 0  # ingest ran; the run can be resumed once the model is fixed
+    assert not built & set(MARTS)  # skipped: never built
+
+
+def test_prefect_retries_transient_errors_but_not_data_errors(prefect_harness: None) -> None:
+    from prefect import flow, task
+
+    calls: list[str] = []
+
+    @task(retries=2, retry_delay_seconds=0, retry_condition_fn=retry_on_transient)
+    def flaky(error: Exception) -> str:
+        calls.append(type(error).__name__)
+        if len(calls) == 1:
+            raise error
+        return "ok"
+
+    @flow
+    def run(error: Exception) -> str:
+        return flaky(error)
+
+    assert run(ConnectionResetError("connection reset by peer")) == "ok"
+    assert calls == ["ConnectionResetError", "ConnectionResetError"]
+
+    calls.clear()
+    with pytest.raises(IngestError):
+        run(IngestError("viewing_logs/2026-03-01.csv: line 7: bad"))
+    assert calls == ["IngestError"]
