@@ -71,10 +71,10 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     env = session_env(session, DUCKDB_PATH=fresh_warehouse(session, "lint.duckdb"))
-    with session.chdir(ROOT / "dbt"):
-        if Path("packages.yml").exists():
-            session.run("dbt", "deps", "--quiet", env=env)
-        session.run("sqlfluff", "lint", "models", env=env)
+    if (ROOT / "dbt" / "packages.yml").exists():
+        session.run("dbt", "deps", "--project-dir", "dbt", "--profiles-dir", "dbt", env=env)
+    # `.sqlfluff` at the repo root: dbt templater on the dbt project, DuckDB target.
+    session.run("sqlfluff", "lint", "dbt", env=env)
 
 
 @nox.session(python=PYTHON)
