@@ -87,8 +87,12 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def e2e(session: nox.Session) -> None:
-    """End to end: the flow on a fresh DuckDB over every sample day in date order, a
-    corrected re-delivery, then the marts checked against an independent computation."""
+    """End to end: the flow per sample day on a fresh DuckDB, a re-delivery, marts checked.
+
+    One flow run per sample day in date order, then a corrected re-delivery of one day; then
+    the raw tables are reconciled with the files and the marts compared with an independent
+    computation.
+    """
     install(session, "dev")
     env = session_env(session, DUCKDB_PATH=fresh_warehouse(session, "e2e.duckdb"))
     session.run("pytest", "tests/e2e", *session.posargs, env=env)
@@ -96,8 +100,9 @@ def e2e(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def pipeline(session: nox.Session) -> None:
-    """The main job: run the flow locally over all the sample data (a backfill of every
-    sample day), then print where the warehouse is and how to query it.
+    """The main job: the flow over all the sample data, then how to query the warehouse.
+
+    A backfill over every sample day in date order, on the local DuckDB file.
 
     Extra arguments go to the flow's command line, e.g. ``nox -s pipeline -- --full-refresh``.
     """
@@ -183,8 +188,10 @@ def dashboard(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Benchmarks: our ingest vs a bare DuckDB read_csv on a generated 5M-row file, and the
-    full flow vs ingest plus a bare dbt build on the sample data. Writes bench/results/.
+    """Benchmarks: our ingest vs bare DuckDB read_csv, and the flow vs ingest + dbt build.
+
+    The ingest side uses a generated 5M-row viewing_logs file (cached), the flow side the
+    sample data. Prints a table and writes bench/results/latest.json.
 
     Arguments go to the benchmark, e.g. ``nox -s bench -- --rows 200000 --rounds 1``.
     """
