@@ -218,7 +218,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    from flows.daily_pipeline import patient_ephemeral_api
+
+    with patient_ephemeral_api():
+        return _main(parse_args(argv))
+
+
+def _main(args: argparse.Namespace) -> int:
     path = bench_file(args.rows, args.seed)
     records = count_records(path)
     size_mb = path.stat().st_size / 1e6

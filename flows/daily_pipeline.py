@@ -15,6 +15,7 @@ import logging
 import sys
 import time
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -265,6 +266,21 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+#: Seconds to wait for the temporary Prefect API to start: Prefect's default (20 s) is too
+#: short on a busy laptop or CI machine.
+EPHEMERAL_API_STARTUP_TIMEOUT_S = 180
+
+
+def patient_ephemeral_api() -> AbstractContextManager[object]:
+    """Give the temporary Prefect API time to start, unless configured for longer already."""
+    from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS as timeout
+    from prefect.settings import temporary_settings
+
+    if (timeout.value() or 0) >= EPHEMERAL_API_STARTUP_TIMEOUT_S:
+        return nullcontext()
+    return temporary_settings(updates={timeout: EPHEMERAL_API_STARTUP_TIMEOUT_S})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the process exit status."""
     args = parse_args(argv)
@@ -275,14 +291,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        summary = daily_pipeline(
-            run_date=dates[0],
-            target=settings.target,
-            source_dir=args.source_dir,
-            end_date=args.end_date,
-            full_refresh=args.full_refresh,
-            dashboard=args.dashboard,
-        )
+        with patient_ephemeral_api():
+            summary = daily_pipeline(
+                run_date=dates[0],
+                target=settings.target,
+                source_dir=args.source_dir,
+                end_date=args.end_date,
+                full_refresh=args.full_refresh,
+                dashboard=args.dashboard,
+            )
     except DbtBuildError as exc:
         print(f"\nPIPELINE FAILED in dbt build.\n{exc}", file=sys.stderr)
         return 1
