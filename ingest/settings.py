@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,8 @@ class Settings:
     bigquery_api_endpoint: str | None = None
     raw_dataset: str = "raw"
     analytics_dataset: str = "analytics"
+    #: Prepended to every BigQuery dataset name (throwaway datasets in tests); "" in production.
+    bigquery_dataset_prefix: str = ""
 
     @property
     def warehouse_kind(self) -> Literal["duckdb", "bigquery"]:
@@ -60,6 +63,15 @@ class Settings:
             "bigquery_api_endpoint": env.get("BIGQUERY_API_ENDPOINT") or None,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
+        prefix = env.get("BIGQUERY_DATASET_PREFIX") or ""
+        if prefix and TARGETS.get(str(values["target"])) == "bigquery":
+            if not re.fullmatch(r"[A-Za-z0-9_]+", prefix):
+                raise ValueError(
+                    f"BIGQUERY_DATASET_PREFIX={prefix!r}: use only letters, digits and '_'"
+                )
+            values.setdefault("bigquery_dataset_prefix", prefix)
+            values.setdefault("raw_dataset", prefix + "raw")
+            values.setdefault("analytics_dataset", prefix + "analytics")
         settings = cls(**values)  # type: ignore[arg-type]
         settings.warehouse_kind  # noqa: B018 - validate the target early
         return settings
@@ -67,9 +79,8 @@ class Settings:
     def dbt_env(self) -> dict[str, str]:
         """Environment dbt needs so that its profile points at the same warehouse."""
         env = {"DUCKDB_PATH": str(self.duckdb_path), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-        if self.bigquery_project:
-            env["BIGQUERY_PROJECT"] = self.bigquery_project
-        env["BIGQUERY_LOCATION"] = self.bigquery_location
-        if self.bigquery_api_endpoint:
-            env["BIGQUERY_API_ENDPOINT"] = self.bigquery_api_endpoint
+        if self.warehouse_kind == "bigquery":
+            from ingest.warehouse.bigquery_connection import dbt_connection_env
+
+            env.update(dbt_connection_env(self))
         return env

@@ -13,6 +13,10 @@ def get_warehouse(settings: Settings) -> Warehouse:
         from ingest.warehouse.duckdb_warehouse import DuckDBWarehouse
 
         return DuckDBWarehouse(settings.duckdb_path)
+    if kind == "bigquery":
+        from ingest.warehouse.bigquery import BigQueryWarehouse
+
+        return BigQueryWarehouse(settings)
     raise NotImplementedError(
         f"target {settings.target!r} uses warehouse {kind!r}, which has no loader yet; "
         "use target dev or ci"
