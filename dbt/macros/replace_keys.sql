@@ -1,24 +1,29 @@
 {#-
     replace_keys: an incremental materialization that replaces whole keys.
 
+    Configured under `meta.replace_keys` (dbt wants custom config keys under meta):
+      key:      the column whose values are replaced (absent: append only);
+      literals: read the affected keys first and inline them as literals;
+      from:     the version logs the keys come from, each {log, id, current}.
+
     A model materialized this way is a table. On its first build, on --full-refresh, or
     when it holds no watermark yet, it is built in full (with the contract enforced, and
     BigQuery partitioning/clustering applied by the adapter's create_table_as).
 
     Afterwards each run:
-    - without `replace_key`: appends the model's rows (the append-only version logs);
-    - with `replace_key`: deletes every row whose key is affected and inserts the model's
+    - without `key`: appends the model's rows (the append-only version logs);
+    - with `key`: deletes every row whose key is affected and inserts the model's
       rows, which the model recomputes for exactly those keys, in one transaction
       (DuckDB) or one multi-statement transaction (BigQuery). A key whose rows no longer
       exist is therefore deleted.
 
-    Affected keys come from the version logs named in `replace_from`, relative to the
+    Affected keys come from the version logs named in `from`, relative to the
     model's watermark (the largest `batch_loaded_at` it holds):
     - the key of every log row newer than the watermark (and not newer than the
       watermark of the `current` model built from that log, if given);
     - for each id in those rows, the key of its latest version at or before the
       watermark, i.e. where its old contribution sits.
-    With `replace_key_literals: true` the keys are read with run_query and inlined as
+    With `literals: true` the keys are read with run_query and inlined as
     literals, so BigQuery prunes date partitions on both the delete and the read.
 
     The model SQL and the materialization both call replace_keys_plan(); it reads the
@@ -58,8 +63,14 @@
     {{ return(result.columns[0].values()[0]) }}
 {% endmacro %}
 
+{#- The model's meta.replace_keys settings. -#}
+{% macro replace_keys_config() %}
+    {{ return((config.get('meta') or {}).get('replace_keys') or {}) }}
+{% endmacro %}
+
 {% macro replace_keys_plan() %}
-    {%- set key = config.get('replace_key') -%}
+    {%- set settings = replace_keys_config() -%}
+    {%- set key = settings.get('key') -%}
     {%- set plan = {'incremental': replace_keys_is_incremental(), 'key': key} -%}
     {%- if not plan.incremental -%}
         {{ return(plan) }}
@@ -77,7 +88,7 @@
 
     {%- set selects = [] -%}
     {%- set uppers = [] -%}
-    {%- for source in config.get('replace_from') -%}
+    {%- for source in settings.get('from', []) -%}
         {%- set log = ref(source['log']) -%}
         {%- set id = source['id'] -%}
         {%- set window = ['batch_loaded_at > ' ~ timestamp_literal(watermark)] -%}
@@ -119,7 +130,7 @@
         'stamp': (uppers | min) if uppers else watermark,
         'key_values': none,
     }) -%}
-    {%- if config.get('replace_key_literals') -%}
+    {%- if settings.get('literals') -%}
         {%- set values = [] -%}
         {%- if replace_keys_placeholder() -%}
             {%- do values.append(modules.datetime.date(1970, 1, 1)) -%}

@@ -57,11 +57,39 @@ affected_ids as (
 
 ),
 
+{% if plan.incremental -%}
+
+affected_copies as (
+
+    -- the staging rules applied to the affected ids' copies only: filtering before the
+    -- dedupe window keeps a nightly run proportional to its batch, not to the history
+    select
+        interaction_id,
+        user_id,
+        content_id,
+        interaction_type,
+        {{ utc_timestamp('created_at') }} as created_at,
+        {{ utc_date('created_at') }} as activity_date,
+        _file_date
+    from {{ source('raw', 'social_interactions') }}
+    where interaction_id in (select affected_ids.interaction_id from affected_ids)
+    {{ latest_copy_per('interaction_id') }}
+
+),
+
+{% endif -%}
+
 winners as (
 
-    select *
-    from {{ ref('stg_content__social_interactions') }}
-    where interaction_id in (select affected_ids.interaction_id from affected_ids)
+    select
+        interaction_id,
+        user_id,
+        content_id,
+        interaction_type,
+        created_at,
+        activity_date,
+        _file_date
+    from {{ 'affected_copies' if plan.incremental else ref('stg_content__social_interactions') }}
 
 ),
 

@@ -1,7 +1,11 @@
 {{
     config(
-        replace_key='interaction_id',
-        replace_from=[{'log': 'int_content__interaction_versions', 'id': 'interaction_id'}],
+        meta={
+            'replace_keys': {
+                'key': 'interaction_id',
+                'from': [{'log': 'int_content__interaction_versions', 'id': 'interaction_id'}],
+            },
+        },
         cluster_by=cluster_by(['activity_date', 'user_id']),
     )
 }}

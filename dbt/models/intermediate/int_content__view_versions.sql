@@ -57,11 +57,43 @@ affected_ids as (
 
 ),
 
+{% if plan.incremental -%}
+
+affected_copies as (
+
+    -- the staging rules applied to the affected ids' copies only: filtering before the
+    -- dedupe window keeps a nightly run proportional to its batch, not to the history
+    select
+        view_id,
+        user_id,
+        content_id,
+        {{ utc_timestamp('started_at') }} as started_at,
+        {{ utc_date('started_at') }} as activity_date,
+        watch_duration_s,
+        content_duration_s,
+        device,
+        _file_date
+    from {{ source('raw', 'viewing_logs') }}
+    where view_id in (select affected_ids.view_id from affected_ids)
+    {{ latest_copy_per('view_id') }}
+
+),
+
+{% endif -%}
+
 winners as (
 
-    select *
-    from {{ ref('stg_content__viewing_logs') }}
-    where view_id in (select affected_ids.view_id from affected_ids)
+    select
+        view_id,
+        user_id,
+        content_id,
+        started_at,
+        activity_date,
+        watch_duration_s,
+        content_duration_s,
+        device,
+        _file_date
+    from {{ 'affected_copies' if plan.incremental else ref('stg_content__viewing_logs') }}
 
 ),
 

@@ -1,7 +1,11 @@
 {{
     config(
-        replace_key='view_id',
-        replace_from=[{'log': 'int_content__view_versions', 'id': 'view_id'}],
+        meta={
+            'replace_keys': {
+                'key': 'view_id',
+                'from': [{'log': 'int_content__view_versions', 'id': 'view_id'}],
+            },
+        },
         cluster_by=cluster_by(['activity_date', 'user_id']),
     )
 }}

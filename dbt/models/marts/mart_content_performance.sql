@@ -1,19 +1,23 @@
 {{
     config(
-        replace_key='activity_date',
-        replace_key_literals=true,
-        replace_from=[
-            {
-                'log': 'int_content__view_versions',
-                'current': 'int_content__views_current',
-                'id': 'view_id',
+        meta={
+            'replace_keys': {
+                'key': 'activity_date',
+                'literals': true,
+                'from': [
+                    {
+                        'log': 'int_content__view_versions',
+                        'current': 'int_content__views_current',
+                        'id': 'view_id',
+                    },
+                    {
+                        'log': 'int_content__interaction_versions',
+                        'current': 'int_content__interactions_current',
+                        'id': 'interaction_id',
+                    },
+                ],
             },
-            {
-                'log': 'int_content__interaction_versions',
-                'current': 'int_content__interactions_current',
-                'id': 'interaction_id',
-            },
-        ],
+        },
         partition_by=date_partition_by('activity_date'),
         cluster_by=cluster_by(['content_id']),
     )

@@ -1,18 +1,22 @@
 {{
     config(
-        replace_key='user_id',
-        replace_from=[
-            {
-                'log': 'int_content__view_versions',
-                'current': 'int_content__views_current',
-                'id': 'view_id',
+        meta={
+            'replace_keys': {
+                'key': 'user_id',
+                'from': [
+                    {
+                        'log': 'int_content__view_versions',
+                        'current': 'int_content__views_current',
+                        'id': 'view_id',
+                    },
+                    {
+                        'log': 'int_content__interaction_versions',
+                        'current': 'int_content__interactions_current',
+                        'id': 'interaction_id',
+                    },
+                ],
             },
-            {
-                'log': 'int_content__interaction_versions',
-                'current': 'int_content__interactions_current',
-                'id': 'interaction_id',
-            },
-        ],
+        },
         cluster_by=cluster_by(['user_id']),
     )
 }}

@@ -22,10 +22,7 @@ renamed as (
         {{ utc_timestamp('_loaded_at') }} as _loaded_at
     from source
     -- one copy per id: the most recent file date wins, then the last row of that file
-    qualify row_number() over (
-            partition by interaction_id
-            order by _file_date desc, _source_row desc
-        ) = 1
+    {{ latest_copy_per('interaction_id') }}
 
 )
 
