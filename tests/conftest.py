@@ -7,6 +7,7 @@ Flow tests share ONE temporary Prefect API server per pytest run: request the
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -31,3 +32,30 @@ def duckdb_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("DUCKDB_PATH", str(path))
     monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     return path
+
+
+#: The small generated drop set: two days from this date.
+SMALL_DROPS_START = date(2026, 3, 1)
+SMALL_DROPS_DAYS = 2
+
+
+@pytest.fixture(scope="session")
+def small_drops(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two days of generated drops (bad rows, late and re-sent events), shared read-only.
+
+    Copy it before changing a file.
+    """
+    from ingest.generate import GeneratorConfig, generate
+
+    out = tmp_path_factory.mktemp("drops")
+    generate(
+        out,
+        GeneratorConfig(
+            start_date=SMALL_DROPS_START,
+            days=SMALL_DROPS_DAYS,
+            views_per_day=80,
+            interactions_per_day=30,
+            seed=11,
+        ),
+    )
+    return out

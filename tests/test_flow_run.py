@@ -13,27 +13,19 @@ import flows.daily_pipeline as pipeline
 from flows.daily_pipeline import SUMMARY_ARTIFACT_KEY, main
 from flows.retry import retry_on_transient
 from ingest import IngestError, ingest_date
-from ingest.generate import GeneratorConfig, generate
 from ingest.settings import DBT_PROJECT_DIR, Settings
 
 pytestmark = pytest.mark.integration
 
-START = date(2026, 3, 1)
+START = date(2026, 3, 1)  # the small_drops fixture (conftest.py): two days from here
 DAYS = 2
 MARTS = ("mart_users", "mart_content_performance")
 
 
-@pytest.fixture(scope="module")
-def small_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Two days of generated drops (with bad rows, late and re-sent events)."""
-    out = tmp_path_factory.mktemp("drops")
-    generate(
-        out,
-        GeneratorConfig(
-            start_date=START, days=DAYS, views_per_day=80, interactions_per_day=30, seed=11
-        ),
-    )
-    return out
+@pytest.fixture(autouse=True)
+def _drops_span(small_drops: Path) -> None:
+    dates = sorted({date.fromisoformat(p.stem) for p in small_drops.glob("*/*.csv")})
+    assert dates == [START + timedelta(days=i) for i in range(DAYS)]
 
 
 def _cli(data: Path, *extra: str, end: bool = True) -> list[str]:
@@ -61,12 +53,12 @@ def _snapshot(path: Path) -> dict[str, list[tuple]]:
 def test_flow_loads_builds_and_publishes_the_summary(
     prefect_harness: None,
     duckdb_path: Path,
-    small_data: Path,
+    small_drops: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     from prefect.artifacts import Artifact
 
-    assert main(_cli(small_data)) == 0
+    assert main(_cli(small_drops)) == 0
     assert "Pipeline succeeded on dev: 4 files" in capsys.readouterr().out
 
     con = duckdb.connect(str(duckdb_path), read_only=True)
@@ -121,12 +113,12 @@ def _drop_header_column(path: Path, column: str) -> None:
 def test_missing_required_column_stops_before_loading_and_names_file_and_column(
     prefect_harness: None,
     duckdb_path: Path,
-    small_data: Path,
+    small_drops: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     drops = tmp_path / "drops"
-    shutil.copytree(small_data, drops)
+    shutil.copytree(small_drops, drops)
     day2 = START + timedelta(days=1)
     ingest_date(Settings.from_env(target="dev"), START, drops)  # a warehouse with history
     before = _snapshot(duckdb_path)
@@ -164,7 +156,7 @@ def _failing_dbt_project(tmp_path: Path) -> Path:
 def test_failing_dbt_test_skips_downstream_models_and_names_the_node(
     prefect_harness: None,
     duckdb_path: Path,
-    small_data: Path,
+    small_drops: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -172,7 +164,7 @@ def test_failing_dbt_test_skips_downstream_models_and_names_the_node(
     project = _failing_dbt_project(tmp_path)
     monkeypatch.setattr(pipeline, "DBT_PROJECT_DIR", project)
 
-    assert main(_cli(small_data, end=False)) == 1
+    assert main(_cli(small_drops, end=False)) == 1
 
     err = capsys.readouterr().err
     assert "PIPELINE FAILED in dbt build" in err
