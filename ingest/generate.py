@@ -99,6 +99,11 @@ def _h(k: int, mod: int | str) -> str:
     return f"CAST(hash(i, $salt, {k}) % {mod} AS INTEGER)"
 
 
+def _skewed(k: int, n: int) -> str:
+    """SQL: an id in [0, n) drawn with a long tail (a few very active ids, many rare ones)."""
+    return f"CAST(floor({n} * pow({_u(k)}, 3)) AS INTEGER)"
+
+
 _FIELD_MACRO = (
     "CREATE OR REPLACE TEMP MACRO csvf(x) AS CASE WHEN x IS NULL THEN '' "
     "WHEN contains(x, ',') OR contains(x, '\"') OR contains(x, chr(10)) OR contains(x, chr(13)) "
@@ -121,7 +126,7 @@ def _timestamp_sql(base_day: str, secs: str, fmt: str) -> str:
 
 
 def _view_fields(cfg: GeneratorConfig, day: int) -> dict[str, str]:
-    users = cfg.users or max(10, cfg.views_per_day // 5)
+    users = cfg.users or max(10, cfg.views_per_day)
     contents = cfg.contents or max(5, cfg.views_per_day // 20)
     late_days = (
         f"(CASE WHEN {_u(3)} < {cfg.late_rate} AND {day} > 0 THEN 1 + {_h(4, 5)} ELSE 0 END)"
@@ -144,11 +149,15 @@ def _view_fields(cfg: GeneratorConfig, day: int) -> dict[str, str]:
     secs = _h(11, 86400)
     fmt = "0" if cfg.clean else _h(12, 4)
     content_dur = f"60 + {_h(13, 7140)}"
-    watch = f"CASE WHEN {resend} THEN {_h(14, 100)} + 7 ELSE {_h(15, 7200)} END"
+    # Most sessions are short, a few are long: every engagement segment shows up.
+    watch = (
+        f"CASE WHEN {resend} THEN {_h(14, 100)} + 7 "
+        f"WHEN {_u(23)} < 0.75 THEN {_h(15, 600)} ELSE {_h(15, 7200)} END"
+    )
     return {
         "view_id": vid,
-        "user_id": f"'u' || {_h(16, users)}",
-        "content_id": f"'c' || {_h(17, contents)}",
+        "user_id": f"'u' || {_skewed(16, users)}",
+        "content_id": f"'c' || {_skewed(17, contents)}",
         "genre": genre,
         "started_at": _timestamp_sql(base_day, secs, fmt),
         "watch_duration_s": f"CAST({watch} AS VARCHAR)",
@@ -161,7 +170,7 @@ def _view_fields(cfg: GeneratorConfig, day: int) -> dict[str, str]:
 
 
 def _interaction_fields(cfg: GeneratorConfig, day: int) -> dict[str, str]:
-    users = cfg.users or max(10, cfg.views_per_day // 5)
+    users = cfg.users or max(10, cfg.views_per_day)
     contents = cfg.contents or max(5, cfg.views_per_day // 20)
     late_days = (
         f"(CASE WHEN {_u(3)} < {cfg.late_rate} AND {day} > 0 THEN 1 + {_h(4, 5)} ELSE 0 END)"
@@ -184,8 +193,9 @@ def _interaction_fields(cfg: GeneratorConfig, day: int) -> dict[str, str]:
     fmt = "0" if cfg.clean else _h(12, 4)
     return {
         "interaction_id": iid,
-        "user_id": f"'u' || {_h(16, users)}",
-        "content_id": f"'c' || {_h(17, contents)}",
+        # A wider user pool than the viewers': some users only ever interact.
+        "user_id": f"'u' || {_skewed(16, users + users // 2)}",
+        "content_id": f"'c' || {_skewed(17, contents)}",
         "interaction_type": f"{types}[1 + {_h(21, n_types)}]",
         "platform": f"['ios', 'android', 'web', NULL][1 + {_h(22, 4)}]",
         "created_at": _timestamp_sql(base_day, _h(11, 86400), fmt),
