@@ -88,14 +88,16 @@
     {{ return({'field': column, 'data_type': 'date', 'granularity': 'day'}) }}
 {%- endmacro %}
 
-{% macro cluster_by(columns) -%}
-    {{ return(adapter.dispatch('cluster_by')(columns)) }}
+{#- Not named cluster_by: dbt-bigquery's create_table_as calls its own cluster_by macro
+    to render the `cluster by` clause, and a project macro of that name replaces it. -#}
+{% macro cluster_columns(columns) -%}
+    {{ return(adapter.dispatch('cluster_columns')(columns)) }}
 {%- endmacro %}
 
-{% macro default__cluster_by(columns) -%}
+{% macro default__cluster_columns(columns) -%}
     {{ return(none) }}
 {%- endmacro %}
 
-{% macro bigquery__cluster_by(columns) -%}
+{% macro bigquery__cluster_columns(columns) -%}
     {{ return(columns) }}
 {%- endmacro %}

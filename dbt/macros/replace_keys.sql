@@ -269,7 +269,7 @@
     {%- else -%}
         {{ replace_keys_drop_before_create(existing) }}
         {%- call statement('main') -%}
-            {{ get_create_table_as_sql(False, target_relation, sql) }}
+            {{ replace_keys_create_table_sql(target_relation, sql) }}
         {%- endcall -%}
     {%- endif -%}
 

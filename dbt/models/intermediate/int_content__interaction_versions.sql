@@ -1,4 +1,4 @@
-{{ config(cluster_by=cluster_by(['interaction_id'])) }}
+{{ config(cluster_by=cluster_columns(['interaction_id'])) }}
 
 {%- set plan = replace_keys_plan() -%}
 {%- set batch = versions_batch('social_interactions', plan) %}

@@ -6,7 +6,7 @@
                 'from': [{'log': 'int_content__interaction_versions', 'id': 'interaction_id'}],
             },
         },
-        cluster_by=cluster_by(['activity_date', 'user_id']),
+        cluster_by=cluster_columns(['activity_date', 'user_id']),
     )
 }}
 

@@ -1,4 +1,4 @@
-{{ config(cluster_by=cluster_by(['view_id'])) }}
+{{ config(cluster_by=cluster_columns(['view_id'])) }}
 
 {%- set plan = replace_keys_plan() -%}
 {%- set batch = versions_batch('viewing_logs', plan) %}

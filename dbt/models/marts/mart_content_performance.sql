@@ -19,7 +19,7 @@
             },
         },
         partition_by=date_partition_by('activity_date'),
-        cluster_by=cluster_by(['content_id']),
+        cluster_by=cluster_columns(['content_id']),
     )
 }}
 

@@ -17,7 +17,7 @@
                 ],
             },
         },
-        cluster_by=cluster_by(['user_id']),
+        cluster_by=cluster_columns(['user_id']),
     )
 }}
 
