@@ -82,7 +82,9 @@ def tests(session: nox.Session) -> None:
     """Unit tests and DuckDB/dbt/Prefect integration tests (pytest; fails if none ran)."""
     install(session, "dev", "dashboard")
     env = session_env(session, DUCKDB_PATH=fresh_warehouse(session, "tests.duckdb"))
-    session.run("pytest", "--ignore=tests/e2e", *session.posargs, env=env)
+    # `python -m pytest` puts the repo root on sys.path, so tests can share helpers
+    # (`from tests.<module> import ...`).
+    session.run("python", "-m", "pytest", "--ignore=tests/e2e", *session.posargs, env=env)
 
 
 @nox.session(python=PYTHON)
@@ -95,7 +97,7 @@ def e2e(session: nox.Session) -> None:
     """
     install(session, "dev")
     env = session_env(session, DUCKDB_PATH=fresh_warehouse(session, "e2e.duckdb"))
-    session.run("pytest", "tests/e2e", *session.posargs, env=env)
+    session.run("python", "-m", "pytest", "tests/e2e", *session.posargs, env=env)
 
 
 @nox.session(python=PYTHON)
