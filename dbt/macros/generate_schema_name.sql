@@ -7,8 +7,8 @@
 -#}
 {% macro generate_schema_name(custom_schema_name, node) -%}
     {%- if custom_schema_name is none -%}
-        {{ target.schema | trim }}
+        {{ dataset_prefix() ~ (target.schema | trim) }}
     {%- else -%}
-        {{ custom_schema_name | trim }}
+        {{ dataset_prefix() ~ (custom_schema_name | trim) }}
     {%- endif -%}
 {%- endmacro %}
