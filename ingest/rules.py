@@ -1,11 +1,17 @@
 """SQL expressions for typing and validating raw CSV values, derived from :mod:`ingest.schemas`.
 
-Each input column arrives as VARCHAR (NULL when the field is empty). For every column
-this module builds two DuckDB SQL expressions:
+Each input column arrives as VARCHAR (NULL when the field is empty). For a column
+with a parsed type (integer, timestamp, date) the value is parsed once, with
+``TRY_CAST``, into a helper column (:func:`parsed`); the other expressions reuse it:
 
+- ``ok``: SQL boolean, true when the value is acceptable (cheap: no strings built);
 - ``violation``: NULL when the value is acceptable, otherwise a short reason naming the
-  column and why (all violations of a row are joined with ``"; "``);
-- ``typed``: the value cast to its raw type, only evaluated on rows without violations.
+  column and why (all violations of a row are joined with ``"; "``); only evaluated for
+  rows that are not ok;
+- ``typed``: the value in its raw type, meaningful on rows that are ok.
+
+The strict formats (no ``1.5`` or ``1e3`` as an integer, ISO 8601 shapes only) are
+regular expressions checked on top of DuckDB's casts, which accept more.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ from ingest.schemas import Column, TableSchema
 
 #: Characters treated as "blank": a field made only of these is empty.
 BLANK = " \t\r\n"
+#: A field made only of blank characters (checked without building a trimmed copy).
+BLANK_PATTERN = "[ \t\r\n]*"
 INT_PATTERN = r"^[ \t]*[+-]?[0-9]+[ \t]*$"
 #: ISO 8601 date-time with seconds optional, fraction optional and offset optional (UTC).
 TIMESTAMP_PATTERN = (
@@ -33,7 +41,7 @@ def quote_literal(value: str) -> str:
 
 
 def _blank(v: str) -> str:
-    return f"({v} IS NULL OR trim({v}, {quote_literal(BLANK)}) = '')"
+    return f"({v} IS NULL OR regexp_full_match({v}, {quote_literal(BLANK_PATTERN)}))"
 
 
 def _shown(v: str) -> str:
@@ -41,8 +49,62 @@ def _shown(v: str) -> str:
     return f"'''' || left({v}, 40) || ''''"
 
 
-def violation(col: Column, v: str) -> str:
-    """SQL: NULL when ``v`` (a VARCHAR expression) is valid for ``col``, else a reason."""
+def parsed(col: Column, v: str) -> str | None:
+    """SQL: ``v`` parsed into the raw type of ``col`` (NULL when it does not parse), or
+    None for columns kept as strings.
+
+    DuckDB's casts skip the surrounding spaces and tabs the integer and timestamp
+    patterns allow, so no trimmed copy is built for the common case; a timestamp with
+    mixed leading blanks is parsed again, trimmed. Blank values parse as NULL.
+    """
+    if col.type == "int64":
+        return f"TRY_CAST({v} AS BIGINT)"
+    if col.type == "timestamp":
+        return (
+            f"COALESCE(TRY_CAST({v} AS TIMESTAMPTZ), "
+            f"TRY_CAST(trim({v}, {quote_literal(BLANK)}) AS TIMESTAMPTZ))"
+        )
+    if col.type == "date":
+        return f"TRY_CAST(trim({v}, {quote_literal(BLANK)}) AS DATE)"
+    return None
+
+
+def _format_ok(col: Column, v: str, p: str | None) -> str:
+    """SQL boolean for a non-blank value: it has the column's type and passes its rule."""
+    checks: list[str] = []
+    if col.type == "int64":
+        checks += [f"{p} IS NOT NULL", f"regexp_full_match({v}, {quote_literal(INT_PATTERN)})"]
+        if col.rule == "non_negative":
+            checks.append(f"{p} >= 0")
+        elif col.rule == "positive":
+            checks.append(f"{p} > 0")
+    elif col.type == "timestamp":
+        checks += [
+            f"{p} IS NOT NULL",
+            f"regexp_full_match({v}, {quote_literal(TIMESTAMP_PATTERN)})",
+        ]
+    elif col.type == "date":
+        checks.append(f"{p} IS NOT NULL")
+    if col.rule == "one_of":
+        norm = f"lower(trim({v}, {quote_literal(BLANK)}))" if col.lowercase else v
+        allowed = ", ".join(quote_literal(a) for a in col.allowed)
+        checks.append(f"{norm} IN ({allowed})")
+    return " AND ".join(checks) if checks else "true"
+
+
+def ok(col: Column, v: str, p: str | None) -> str:
+    """SQL boolean: ``v`` is valid for ``col`` (exactly when :func:`violation` is NULL)."""
+    fmt = _format_ok(col, v, p)
+    if col.required:
+        return f"(NOT {_blank(v)} AND {fmt})" if fmt != "true" else f"(NOT {_blank(v)})"
+    return f"({_blank(v)} OR ({fmt}))" if fmt != "true" else "true"
+
+
+def violation(col: Column, v: str, p: str | None) -> str:
+    """SQL: NULL when ``v`` (a VARCHAR expression) is valid for ``col``, else a reason.
+
+    ``p`` is :func:`parsed` of ``v`` (or None for string columns).
+    """
     name = col.name
     checks: list[str] = []
     if col.required:
@@ -51,30 +113,27 @@ def violation(col: Column, v: str) -> str:
         checks.append(f"WHEN {_blank(v)} THEN NULL")
     if col.type == "int64":
         checks.append(
-            f"WHEN NOT regexp_full_match({v}, {quote_literal(INT_PATTERN)}) "
-            f"OR try_cast({v} AS BIGINT) IS NULL "
+            f"WHEN {p} IS NULL OR NOT regexp_full_match({v}, {quote_literal(INT_PATTERN)}) "
             f"THEN {quote_literal(name + ': ')} || {_shown(v)} || ' is not an integer'"
         )
         if col.rule == "non_negative":
             checks.append(
-                f"WHEN try_cast({v} AS BIGINT) < 0 "
+                f"WHEN {p} < 0 "
                 f"THEN {quote_literal(name + ': ')} || {_shown(v)} || ' is negative (must be >= 0)'"
             )
         elif col.rule == "positive":
             checks.append(
-                f"WHEN try_cast({v} AS BIGINT) <= 0 "
-                f"THEN {quote_literal(name + ': ')} || {_shown(v)} || ' must be > 0'"
+                f"WHEN {p} <= 0 THEN {quote_literal(name + ': ')} || {_shown(v)} || ' must be > 0'"
             )
     elif col.type == "timestamp":
         checks.append(
-            f"WHEN NOT regexp_full_match({v}, {quote_literal(TIMESTAMP_PATTERN)}) "
-            f"OR try_cast(trim({v}, {quote_literal(BLANK)}) AS TIMESTAMPTZ) IS NULL "
+            f"WHEN {p} IS NULL OR NOT regexp_full_match({v}, {quote_literal(TIMESTAMP_PATTERN)}) "
             f"THEN {quote_literal(name + ': ')} || {_shown(v)} "
             "|| ' is not an ISO 8601 timestamp (e.g. 2026-11-25T08:15:30Z)'"
         )
     elif col.type == "date":
         checks.append(
-            f"WHEN try_cast(trim({v}, {quote_literal(BLANK)}) AS DATE) IS NULL "
+            f"WHEN {p} IS NULL "
             f"THEN {quote_literal(name + ': ')} || {_shown(v)} || ' is not a date (YYYY-MM-DD)'"
         )
     if col.rule == "one_of":
@@ -88,16 +147,13 @@ def violation(col: Column, v: str) -> str:
     return "CASE " + " ".join(checks) + " ELSE NULL END"
 
 
-def typed(col: Column, v: str) -> str:
-    """SQL: ``v`` cast to the raw type of ``col`` (empty optional -> NULL).
+def typed(col: Column, v: str, p: str | None) -> str:
+    """SQL: ``v`` in the raw type of ``col`` (empty optional -> NULL), right on valid rows.
 
-    Only evaluated on rows that passed :func:`violation`, so plain casts are safe; optional
-    values are either blank (``try_cast`` gives NULL) or valid.
+    Parsed columns are their :func:`parsed` value: a blank optional value parses as NULL.
     """
-    cast = "CAST" if col.required else "TRY_CAST"
-    if col.type in ("int64", "timestamp", "date"):
-        sql_type = SQL_TYPES[col.type]
-        return f"{cast}(trim({v}, {quote_literal(BLANK)}) AS {sql_type})"
+    if p is not None:
+        return p
     if col.lowercase:
         return f"NULLIF(lower(trim({v}, {quote_literal(BLANK)})), '')"
     if col.required:
@@ -105,20 +161,36 @@ def typed(col: Column, v: str) -> str:
     return f"CASE WHEN {_blank(v)} THEN NULL ELSE {v} END"
 
 
-def valid_expr(schema: TableSchema, source: dict[str, str]) -> str:
+def parsed_select(schema: TableSchema, source: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """SQL select list of the :func:`parsed` helper columns, and their names by column."""
+    names: dict[str, str] = {}
+    items: list[str] = []
+    for i, c in enumerate(schema.columns):
+        expr = parsed(c, source[c.name])
+        if expr is not None:
+            names[c.name] = f"nj_parsed_{i}"
+            items.append(f"{expr} AS {names[c.name]}")
+    return ", ".join(items), names
+
+
+def valid_expr(schema: TableSchema, source: dict[str, str], parsed_cols: dict[str, str]) -> str:
     """SQL boolean: the row has no violation (cheaper than building the reasons)."""
-    return " AND ".join(f"({violation(c, source[c.name])}) IS NULL" for c in schema.columns)
+    return " AND ".join(ok(c, source[c.name], parsed_cols.get(c.name)) for c in schema.columns)
 
 
-def reason_expr(schema: TableSchema, source: dict[str, str]) -> str:
+def reason_expr(schema: TableSchema, source: dict[str, str], parsed_cols: dict[str, str]) -> str:
     """SQL: all violations of a row joined with '; ', NULL when the row is valid.
 
-    ``source`` maps each schema column to the SQL expression holding its raw value.
+    ``source`` maps each schema column to the SQL expression holding its raw value,
+    ``parsed_cols`` each parsed column to its :func:`parsed` helper column.
     """
-    parts = ", ".join(violation(c, source[c.name]) for c in schema.columns)
+    parts = ", ".join(violation(c, source[c.name], parsed_cols.get(c.name)) for c in schema.columns)
     return f"NULLIF(concat_ws('; ', {parts}), '')"
 
 
-def typed_select(schema: TableSchema, source: dict[str, str]) -> str:
+def typed_select(schema: TableSchema, source: dict[str, str], parsed_cols: dict[str, str]) -> str:
     """SQL select list: every schema column typed, in schema order."""
-    return ", ".join(f"{typed(c, source[c.name])} AS {quote_ident(c.name)}" for c in schema.columns)
+    return ", ".join(
+        f"{typed(c, source[c.name], parsed_cols.get(c.name))} AS {quote_ident(c.name)}"
+        for c in schema.columns
+    )

@@ -2,11 +2,13 @@
 
 :func:`validate_file` reads the file once with DuckDB's CSV reader (every column as
 VARCHAR, columns named from the header parsed in Python, no sniffing) into a temporary
-table whose ``rowid`` is the record's position in the file. Structural problems (wrong
-field count, invalid UTF-8) are caught by the reader's reject store; typed rules are one
-SQL pass producing the (normally few) rejected rows. Valid rows are never copied again
-here: :attr:`ValidatedFile.valid_sql` selects them, typed, from the temporary table, and
-the warehouse writes them in a single pass.
+table whose ``rowid`` is the record's position in the file. The same parallel pass
+parses and checks every value (see :mod:`ingest.rules`): the temporary table holds the
+typed values plus a reason column, NULL for valid rows, built only for the (normally
+few) bad ones. Structural problems (wrong field count, invalid UTF-8) are caught by the
+reader's reject store. Valid rows are never copied again here:
+:attr:`ValidatedFile.valid_sql` is a plain projection of the temporary table, and the
+warehouse writes them in a single pass.
 
 Physical line numbers are only computed when the file has rejects (see
 :mod:`ingest.csvfile`).
@@ -35,6 +37,8 @@ log = logging.getLogger(__name__)
 EXACT_SPANS_MAX_BYTES = 64 << 20
 #: Placeholder reason for a wrong field count, replaced once the record text is known.
 FIELDS = "wrong number of fields"
+#: Column of the temporary table holding a row's reject reason (NULL: the row is valid).
+REASON = "nj_reject_reason"
 
 
 @dataclass
@@ -97,16 +101,27 @@ def validate_file(con: duckdb.DuckDBPyConnection, schema: TableSchema, path: Pat
     # field lands in the sentinel (the reader otherwise drops trailing empty fields).
     positional = [f"c{i}" for i in range(len(header.columns))] + ["c_surplus"]
     col_spec = "{" + ", ".join(f"'{p}': 'VARCHAR'" for p in positional) + "}"
+    source = {c: f"c{header.columns.index(c)}" for c in schema.column_names if c in header.columns}
+    for c in schema.column_names:
+        source.setdefault(c, "CAST(NULL AS VARCHAR)")
+    parsed_list, parsed = rules.parsed_select(schema, source)
+    last = f"c{len(header.columns) - 1}"
+    # Too few fields leave the last column NULL (null padding), too many fill c_surplus.
+    fields_bad = f"(c_surplus IS NOT NULL OR {last} IS NULL)"
+    valid = f"(NOT {fields_bad} AND {rules.valid_expr(schema, source, parsed)})"
     con.execute("SET TimeZone = 'UTC'")
     temp_tables = [stage, rej, scan]
     try:
         con.execute(
-            f"CREATE TEMP TABLE {stage} AS SELECT * FROM read_csv("
+            f"CREATE TEMP TABLE {stage} AS SELECT {rules.typed_select(schema, source, parsed)}, "
+            f"CASE WHEN {valid} THEN NULL WHEN {fields_bad} THEN {rules.quote_literal(FIELDS)} "
+            f"ELSE {rules.reason_expr(schema, source, parsed)} END AS {REASON} "
+            f"FROM (SELECT *, {parsed_list} FROM read_csv("
             f"{rules.quote_literal(str(path))}, columns = {col_spec}, header = true, "
             "auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
             "encoding = 'utf-8', null_padding = true, nullstr = '\\x00', strict_mode = true, "
             f"max_line_size = {64 << 20}, "
-            f"store_rejects = true, rejects_table = '{rej}', rejects_scan = '{scan}')"
+            f"store_rejects = true, rejects_table = '{rej}', rejects_scan = '{scan}'))"
         )
     except duckdb.Error as exc:
         _drop(con, temp_tables)
@@ -115,23 +130,13 @@ def validate_file(con: duckdb.DuckDBPyConnection, schema: TableSchema, path: Pat
             "UTF-8) and load it again"
         ) from exc
 
-    source = {c: f"c{header.columns.index(c)}" for c in schema.column_names if c in header.columns}
-    for c in schema.column_names:
-        source.setdefault(c, "CAST(NULL AS VARCHAR)")
     n_parsed = con.execute(f"SELECT count(*) FROM {stage}").fetchone()[0]  # type: ignore[index]
     structural = con.execute(
         f"SELECT line, string_agg(DISTINCT error_type || ': ' || error_message, '; ') "
         f"FROM temp.{rej} GROUP BY line ORDER BY line"
     ).fetchall()
-    last = f"c{len(header.columns) - 1}"
-    reason = (
-        f"CASE WHEN c_surplus IS NOT NULL OR {last} IS NULL THEN {rules.quote_literal(FIELDS)} "
-        f"ELSE {rules.reason_expr(schema, source)} END"
-    )
-    # A cheap boolean pass finds the bad rows; reasons are only built for those.
-    valid = f"(c_surplus IS NULL AND {last} IS NOT NULL AND {rules.valid_expr(schema, source)})"
     rule_rows = con.execute(
-        f"SELECT rowid AS ord, {reason} AS reason FROM {stage} WHERE NOT {valid} ORDER BY ord"
+        f"SELECT rowid AS ord, {REASON} FROM {stage} WHERE {REASON} IS NOT NULL ORDER BY ord"
     ).fetchall()
 
     rejects: list[Reject] = []
@@ -140,18 +145,8 @@ def validate_file(con: duckdb.DuckDBPyConnection, schema: TableSchema, path: Pat
             path, header.has_bom, len(header.columns), n_parsed, structural, rule_rows
         )
 
-    where = ""
-    if rule_rows:
-        bad = f"nj_bad_{tag}"
-        temp_tables.append(bad)
-        con.execute(
-            f"CREATE TEMP TABLE {bad} AS SELECT unnest($1::BIGINT[]) AS ord",
-            [[r[0] for r in rule_rows]],
-        )
-        where = f" WHERE rowid NOT IN (SELECT ord FROM {bad})"
-    valid_sql = (
-        f"SELECT {rules.typed_select(schema, source)}, rowid + 1 AS _source_row FROM {stage}{where}"
-    )
+    typed_cols = ", ".join(rules.quote_ident(c) for c in schema.column_names)
+    valid_sql = f"SELECT {typed_cols}, rowid + 1 AS _source_row FROM {stage} WHERE {REASON} IS NULL"
     return ValidatedFile(
         schema=schema,
         path=path,
