@@ -16,6 +16,8 @@ regular expressions checked on top of DuckDB's casts, which accept more.
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
 from ingest.schemas import Column, TableSchema
 
 #: Characters treated as "blank": a field made only of these is empty.
@@ -38,6 +40,25 @@ def quote_ident(name: str) -> str:
 
 def quote_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
+
+
+def sql_literal(value: str | int | date | datetime) -> str:
+    """A SQL literal for a scalar, exact (NUL characters via ``chr(0)``).
+
+    Statements built with literals bind no Python parameters; DuckDB's Python client
+    imports pandas (seconds) the first time a process binds one.
+    """
+    if isinstance(value, bool):
+        raise TypeError("no SQL literal for a bool here")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError(f"{value!r} has no time zone; pass an aware datetime")
+        return f"TIMESTAMPTZ {quote_literal(value.isoformat())}"
+    if isinstance(value, date):
+        return f"DATE {quote_literal(value.isoformat())}"
+    return " || chr(0) || ".join(quote_literal(part) for part in value.split("\x00"))
 
 
 def _blank(v: str) -> str:

@@ -68,44 +68,47 @@ class DuckDBWarehouse:
         target_cols = ", ".join(q(c.name) for c in schema.columns + LINEAGE_COLUMNS)
         data_cols = ", ".join(q(c) for c in schema.column_names)
         con = self.con
+        lit = rules.sql_literal
+        file_date, source_file, loaded_at = (
+            lit(meta.file_date),
+            lit(meta.source_file),
+            lit(meta.loaded_at),
+        )
         con.execute("BEGIN TRANSACTION")
         try:
-            con.execute(f"DELETE FROM {raw} WHERE _file_date = $1", [meta.file_date])
-            con.execute(f"DELETE FROM {rej} WHERE _file_date = $1", [meta.file_date])
+            con.execute(f"DELETE FROM {raw} WHERE _file_date = {file_date}")
+            con.execute(f"DELETE FROM {rej} WHERE _file_date = {file_date}")
             con.execute(
-                f"DELETE FROM {audit} WHERE table_name = $1 AND _file_date = $2",
-                [schema.name, meta.file_date],
+                f"DELETE FROM {audit} WHERE table_name = {lit(schema.name)} "
+                f"AND _file_date = {file_date}"
             )
             self._after_delete(meta)
             loaded = con.execute(
                 f"INSERT INTO {raw} ({target_cols}) SELECT {data_cols}, "
-                "$1::VARCHAR, $2::DATE, $3::TIMESTAMPTZ, _source_row "
-                f"FROM ({batch.valid_sql})",
-                [meta.source_file, meta.file_date, meta.loaded_at],
+                f"{source_file}, {file_date}, {loaded_at}, _source_row "
+                f"FROM ({batch.valid_sql})"
             ).fetchone()[0]  # type: ignore[index]
             rejected = 0
             if batch.rejects:
                 lines, reasons, texts = batch.rejects_columns()
                 rejected = con.execute(
-                    f"INSERT INTO {rej} SELECT $1::VARCHAR, $2::DATE, $3::TIMESTAMPTZ, "
-                    "unnest($4::BIGINT[]), unnest($5::VARCHAR[]), unnest($6::VARCHAR[])",
-                    [meta.source_file, meta.file_date, meta.loaded_at, lines, reasons, texts],
+                    f"INSERT INTO {rej} SELECT {source_file}, {file_date}, {loaded_at}, "
+                    "unnest($1::BIGINT[]), unnest($2::VARCHAR[]), unnest($3::VARCHAR[])",
+                    [lines, reasons, texts],
                 ).fetchone()[0]  # type: ignore[index]
             counts = check_reconciliation(batch, int(loaded), int(rejected))
-            con.execute(
-                f"INSERT INTO {audit} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                [
-                    meta.load_id,
-                    schema.name,
-                    meta.file_date,
-                    meta.source_file,
-                    meta.loaded_at,
-                    counts.rows_in_file,
-                    counts.rows_loaded,
-                    counts.rows_rejected,
-                    ",".join(batch.extra_columns),
-                ],
+            audit_row = (
+                meta.load_id,
+                schema.name,
+                meta.file_date,
+                meta.source_file,
+                meta.loaded_at,
+                counts.rows_in_file,
+                counts.rows_loaded,
+                counts.rows_rejected,
+                ",".join(batch.extra_columns),
             )
+            con.execute(f"INSERT INTO {audit} VALUES ({', '.join(map(lit, audit_row))})")
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
