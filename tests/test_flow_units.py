@@ -223,3 +223,25 @@ def test_summary_flags_a_file_that_does_not_reconcile() -> None:
     md = render_markdown(summary)
     assert "Not reconciled" in md and "viewing_logs a.csv" in md
     assert "# Nightly pipeline succeeded" in md
+
+
+def test_check_headers_refuses_the_run_when_any_file_lacks_a_required_column(
+    tmp_path: Path,
+) -> None:
+    from flows.daily_pipeline import check_headers
+
+    day1, day2 = date(2026, 11, 20), date(2026, 11, 21)
+    (tmp_path / "viewing_logs").mkdir()
+    (tmp_path / "social_interactions").mkdir()
+    views = "view_id,user_id,content_id,started_at,watch_duration_s\n"
+    (tmp_path / "viewing_logs" / f"{day1}.csv").write_text(views, encoding="utf-8")
+    (tmp_path / "viewing_logs" / f"{day2}.csv").write_text("\ufeff" + views, encoding="utf-8")
+    good = "interaction_type,created_at,content_id,user_id,interaction_id,extra\n"
+    (tmp_path / "social_interactions" / f"{day1}.csv").write_text(good, encoding="utf-8")
+    assert check_headers(tmp_path, [day1, day2]) == 3  # the missing file is ingest's to report
+
+    bad = tmp_path / "social_interactions" / f"{day2}.csv"
+    bad.write_text("interaction_id,content_id,interaction_type,created_at\n", encoding="utf-8")
+    with pytest.raises(MissingColumnError) as info:
+        check_headers(tmp_path, [day1, day2])
+    assert str(bad) in str(info.value) and "user_id" in str(info.value)
