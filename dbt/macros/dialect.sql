@@ -59,6 +59,10 @@
 {%- endmacro %}
 
 {% macro timestamp_literal(value) -%}
+    {{ return(adapter.dispatch('timestamp_literal')(value)) }}
+{%- endmacro %}
+
+{% macro default__timestamp_literal(value) -%}
     {{ return("timestamp '" ~ value.strftime('%Y-%m-%d %H:%M:%S.%f') ~ "'") }}
 {%- endmacro %}
 
