@@ -1,0 +1,192 @@
+"""The emulator and production differ in exactly one place: endpoint and authentication.
+
+That place is ``ingest/warehouse/bigquery_connection.py``. The same file load runs twice
+against the emulator: once with emulator settings, once with production settings (no
+endpoint, Google credentials). Every HTTP request is recorded. The production client's
+requests are addressed to ``https://bigquery.googleapis.com`` with a bearer token; the
+recording transport forwards them to the emulator, which stands in for Google (the one
+mock of live GCP here). Apart from host and authentication, both runs must send the same
+requests: same methods, paths, parameters and JSON bodies (table definitions, load job
+configurations, the transaction script).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+from bq_pipeline import SAMPLE_DATA, sample_days
+
+from ingest.schemas import TABLES
+from ingest.settings import Settings
+from ingest.validate import validate_file
+from ingest.warehouse import SliceMeta
+from ingest.warehouse.bigquery import BigQueryWarehouse
+from ingest.warehouse.bigquery_connection import bigquery_client
+
+GOOGLE = "https://bigquery.googleapis.com"
+
+
+@dataclasses.dataclass
+class Recorded:
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes
+
+
+def _recording_adapter(log: list[Recorded], forward_to: str | None) -> Any:
+    import requests
+
+    class Recording(requests.adapters.HTTPAdapter):
+        """Records each request as sent; optionally forwards Google-bound ones."""
+
+        def send(self, request: Any, **kwargs: Any) -> Any:
+            body = request.body or b""
+            log.append(
+                Recorded(
+                    request.method,
+                    request.url,
+                    {k.lower(): v for k, v in request.headers.items()},
+                    body.encode() if isinstance(body, str) else bytes(body),
+                )
+            )
+            if forward_to and request.url.startswith(GOOGLE):
+                request.url = forward_to + request.url[len(GOOGLE) :]
+            return super().send(request, **kwargs)
+
+    return Recording()
+
+
+def _load_one_file(settings: Settings, client: Any) -> None:
+    day = sample_days()[1]
+    path = SAMPLE_DATA / "viewing_logs" / f"{day.isoformat()}.csv"
+    meta = SliceMeta(
+        "viewing_logs", day, path.name, "fixed-load-id", datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    )
+    warehouse = BigQueryWarehouse(settings, client=client)
+    try:
+        warehouse.ensure_raw_tables()
+        batch = validate_file(warehouse.validation_connection(), TABLES["viewing_logs"], path)
+        try:
+            warehouse.replace_slice(batch, meta)
+        finally:
+            batch.drop()
+    finally:
+        warehouse.close()
+
+
+_VOLATILE_KEYS = {"expirationTime", "jobId", "requestId"}
+VOLATILE_PARAMS = ("pageToken", "upload_id")
+
+
+def _scrub(value: Any, projects: tuple[str, ...]) -> Any:
+    if isinstance(value, dict):
+        return {k: _scrub(v, projects) for k, v in value.items() if k not in _VOLATILE_KEYS}
+    if isinstance(value, list):
+        return [_scrub(v, projects) for v in value]
+    if isinstance(value, str):
+        for project in projects:
+            value = value.replace(project, "{project}")
+        return value
+    return value
+
+
+def _json_parts(request: Recorded) -> list[Any]:
+    """The JSON documents in a request body (multipart uploads carry one before the file)."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("application/json"):
+        return [json.loads(request.body)]
+    if content_type.startswith("multipart/"):
+        text = request.body.decode("utf-8", errors="replace")
+        return [json.loads(m) for m in re.findall(r"\r?\n\r?\n(\{.*?\})\r?\n--", text, re.S)]
+    return []
+
+
+def _normalised(log: list[Recorded], projects: tuple[str, ...]) -> list[tuple]:
+    out = []
+    for r in log:
+        url = urlsplit(r.url)
+        path = url.path
+        for project in projects:
+            path = path.replace(project, "{project}")
+        path = re.sub(r"/(jobs|queries)/[^/]+", r"/\1/{id}", path)
+        query = sorted((k, v) for k, v in parse_qsl(url.query) if k not in VOLATILE_PARAMS)
+        out.append((r.method, path, query, [_scrub(p, projects) for p in _json_parts(r)]))
+    return out
+
+
+@pytest.mark.emulator
+def test_production_requests_differ_from_the_emulator_only_in_host_and_auth(
+    bigquery_settings: Settings,
+) -> None:
+    if not bigquery_settings.bigquery_api_endpoint:
+        pytest.skip("compares against the local emulator")
+    endpoint = bigquery_settings.bigquery_api_endpoint.rstrip("/")
+    emulator_project = bigquery_settings.bigquery_project or ""
+    production_project = emulator_project + "-prod"
+    from google.oauth2.credentials import Credentials
+
+    emulator_log: list[Recorded] = []
+    client = bigquery_client(bigquery_settings)
+    client._http.mount("http://", _recording_adapter(emulator_log, None))
+    _load_one_file(bigquery_settings, client)
+
+    production = dataclasses.replace(
+        bigquery_settings, bigquery_api_endpoint=None, bigquery_project=production_project
+    )
+    production_log: list[Recorded] = []
+    client = bigquery_client(production, credentials=Credentials(token="production-token"))
+    for prefix in ("https://", "http://"):
+        client._http.mount(prefix, _recording_adapter(production_log, endpoint))
+    _load_one_file(production, client)
+
+    assert emulator_log and len(emulator_log) == len(production_log)
+    for r in emulator_log:
+        assert r.url.startswith(endpoint + "/"), r.url
+        assert "authorization" not in r.headers, f"credentials sent to the emulator: {r.url}"
+    for r in production_log:
+        # Resumable uploads continue at the session URL the server returned (its own host).
+        to_google = r.url.startswith(GOOGLE + "/") or "upload_id=" in r.url
+        assert to_google, f"production request not sent to Google: {r.url}"
+        assert r.headers.get("authorization") == "Bearer production-token", r.url
+
+    projects = (production_project, emulator_project)  # longest first
+    assert _normalised(production_log, projects) == _normalised(emulator_log, projects)
+    # And the bodies compared above are the interesting ones, not empty shells.
+    bodies = json.dumps([n[3] for n in _normalised(production_log, projects)])
+    for expected in ('"timePartitioning"', '"clustering"', '"sourceFormat": "PARQUET"',
+                     "BEGIN TRANSACTION", "COMMIT TRANSACTION"):  # fmt: skip
+        assert expected in bodies, f"{expected} not found in the recorded requests"
+
+
+def test_dbt_gets_the_same_switch_and_nothing_else() -> None:
+    """dbt's prod profile: only endpoint and auth change when the emulator is used."""
+    production = Settings(target="prod", bigquery_project="p").dbt_env()
+    emulator = Settings(
+        target="prod", bigquery_project="p", bigquery_api_endpoint="http://127.0.0.1:9"
+    ).dbt_env()
+    assert set(emulator) - set(production) == {
+        "BIGQUERY_API_ENDPOINT",
+        "BIGQUERY_AUTH_METHOD",
+        "BIGQUERY_TOKEN",
+    }
+    assert {k: emulator[k] for k in production} == production
+    import yaml
+
+    profiles = yaml.safe_load((Path(__file__).parents[2] / "dbt" / "profiles.yml").read_text())
+    prod = profiles["nightjar"]["outputs"]["prod"]
+    for field, variable in (
+        ("api_endpoint", "BIGQUERY_API_ENDPOINT"),
+        ("method", "BIGQUERY_AUTH_METHOD"),
+        ("token", "BIGQUERY_TOKEN"),
+        ("project", "BIGQUERY_PROJECT"),
+        ("location", "BIGQUERY_LOCATION"),
+    ):
+        assert f"env_var('{variable}'" in str(prod[field]), f"prod.{field} must read {variable}"
