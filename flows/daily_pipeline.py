@@ -31,6 +31,7 @@ from ingest import IngestError, MissingColumnError, expected_path, ingest_date
 from ingest.csvfile import read_header
 from ingest.schemas import TABLES as TABLES_BY_NAME
 from ingest.settings import DBT_PROJECT_DIR, TARGETS, Settings
+from ingest.sources import local_drops
 
 log = logging.getLogger(__name__)
 
@@ -190,9 +191,11 @@ def daily_pipeline(
         warehouse=describe_warehouse(settings),
     )
     try:
-        preflight_task(str(source_dir), summary.dates)
-        for day in summary.dates:
-            summary.loads += ingest_task(settings, day, str(source_dir))
+        # A gs://bucket/prefix source is copied to a local folder first (ingest/sources.py).
+        with local_drops(source_dir, summary.dates) as drops:
+            preflight_task(str(drops), summary.dates)
+            for day in summary.dates:
+                summary.loads += ingest_task(settings, day, str(drops))
         summary.ingest_seconds = time.perf_counter() - started
         try:
             summary.dbt = dbt_build_task(settings, full_refresh)
@@ -251,7 +254,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--source-dir",
         default=DEFAULT_SOURCE_DIR,
-        help=f"folder holding <table>/<YYYY-MM-DD>.csv (default: {DEFAULT_SOURCE_DIR})",
+        help="folder, or gs://bucket/prefix, holding <table>/<YYYY-MM-DD>.csv "
+        f"(default: {DEFAULT_SOURCE_DIR})",
     )
     parser.add_argument(
         "--full-refresh",

@@ -1,0 +1,91 @@
+"""Where the daily drops come from: a local folder, or a Cloud Storage prefix (production).
+
+``--source-dir gs://bucket/prefix`` reads ``gs://bucket/prefix/<table>/<YYYY-MM-DD>.csv``:
+the run's files are downloaded into a temporary folder with the same layout first, then
+validated and loaded exactly like local files (the header check, the line numbers and the
+rejected-row text all come from the same bytes). The folder is deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import tempfile
+from collections.abc import Iterable, Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from ingest.errors import IngestError
+from ingest.schemas import TABLES
+
+log = logging.getLogger(__name__)
+
+GCS_SCHEME = "gs://"
+
+
+def is_gcs(source: str | Path) -> bool:
+    return str(source).startswith(GCS_SCHEME)
+
+
+def split_gcs(source: str) -> tuple[str, str]:
+    """``gs://bucket/some/prefix/`` -> (``bucket``, ``some/prefix``)."""
+    bucket, _, prefix = source[len(GCS_SCHEME) :].partition("/")
+    if not bucket:
+        raise IngestError(f"{source}: no bucket name; use gs://<bucket>/<prefix>")
+    return bucket, prefix.strip("/")
+
+
+def download_drops(
+    source: str,
+    dates: Iterable[date],
+    dest: Path,
+    client: Any | None = None,
+    tables: Iterable[str] = TABLES,
+) -> list[Path]:
+    """Copy ``<source>/<table>/<date>.csv`` for every date and table into ``dest`` (same
+    layout); missing objects are skipped (the ingest reports missing files). Returns the
+    files written."""
+    if client is None:
+        try:
+            from google.cloud import storage
+        except ImportError as exc:  # pragma: no cover - depends on the installed extras
+            raise IngestError(
+                f"reading {source} needs google-cloud-storage ({exc}); install the project "
+                "with the bigquery extra: pip install -e '.[bigquery]'"
+            ) from exc
+        client = storage.Client()
+    from google.api_core.exceptions import NotFound
+
+    bucket_name, prefix = split_gcs(source)
+    bucket = client.bucket(bucket_name)
+    written = []
+    for day in dates:
+        for table in tables:
+            relative = f"{table}/{day.isoformat()}.csv"
+            name = f"{prefix}/{relative}" if prefix else relative
+            target = dest / table / f"{day.isoformat()}.csv"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                bucket.blob(name).download_to_filename(str(target))
+            except NotFound:
+                target.unlink(missing_ok=True)
+                log.info("gs://%s/%s: not found", bucket_name, name)
+                continue
+            log.info("downloaded gs://%s/%s (%d bytes)", bucket_name, name, target.stat().st_size)
+            written.append(target)
+    return written
+
+
+@contextlib.contextmanager
+def local_drops(
+    source: str | Path, dates: Iterable[date], client: Any | None = None
+) -> Iterator[Path]:
+    """A local folder with the drops of ``dates``: ``source`` itself, or a temporary copy of
+    a ``gs://`` prefix, removed on exit."""
+    if not is_gcs(source):
+        yield Path(source)
+        return
+    with tempfile.TemporaryDirectory(prefix="nightjar-drops-") as tmp:
+        download_drops(str(source), list(dates), Path(tmp), client=client)
+        yield Path(tmp)
