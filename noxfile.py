@@ -18,7 +18,7 @@ nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_existing_virtualenvs = True
 # A session that cannot find its interpreter fails instead of being skipped silently.
 nox.options.error_on_missing_interpreters = True
-nox.options.sessions = ["lint", "tests", "e2e", "terraform", "workflows"]
+nox.options.sessions = ["lint", "tests", "e2e", "bigquery", "terraform", "workflows"]
 
 #: Sessions run on the interpreter that runs nox (any Python 3.11+), so a machine with a
 #: single Python needs nothing else.
@@ -399,3 +399,85 @@ def workflows(session: nox.Session) -> None:
     bad = "tests/ci/bad_workflow.yml"
     session.run(*linter, bad, env=env, external=True, success_codes=must_fail)
     session.run("zizmor", "--offline", bad, success_codes=must_fail)
+
+
+# --- BigQuery: the prod target on the local emulator, and opt-in on a live project ----------
+
+EMULATOR_REQUIREMENTS = ROOT / "tests" / "bigquery" / "requirements-emulator.txt"
+
+
+def emulator_python(session: nox.Session) -> Path:
+    """The emulator's own virtualenv (pinned; it needs an older DuckDB than the project),
+    created once under .nox/ and rebuilt when its requirements change."""
+    venv = Path(session.virtualenv.location).parent / "bqemulator"
+    python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    stamp = venv / "requirements-emulator.txt"
+    wanted = EMULATOR_REQUIREMENTS.read_text(encoding="utf-8")
+    if python.exists() and stamp.exists() and stamp.read_text(encoding="utf-8") == wanted:
+        return python
+    base = Path(session.bin) / ("python.exe" if os.name == "nt" else "python")
+    has_uv, uv, _ = nox.virtualenv.find_uv()
+    if has_uv:
+        session.run(uv, "venv", "--clear", "--python", str(base), str(venv), external=True)
+        session.run(
+            uv, "pip", "install", "--python", str(python), "-r", str(EMULATOR_REQUIREMENTS),
+            external=True,
+        )  # fmt: skip
+    else:
+        session.run(str(base), "-m", "venv", "--clear", str(venv), external=True)
+        session.run(
+            str(python), "-m", "pip", "install", "-r", str(EMULATOR_REQUIREMENTS), external=True
+        )
+    stamp.write_text(wanted, encoding="utf-8")
+    return python
+
+
+def emulator_module():
+    """``tests/bigquery/emulator.py`` (standard library only): start/stop the emulator."""
+    import importlib.util
+    import sys
+
+    name = "nightjar_emulator"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tests" / "bigquery" / "emulator.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while it loads
+    spec.loader.exec_module(module)
+    return module
+
+
+@nox.session(python=PYTHON)
+def bigquery(session: nox.Session) -> None:
+    """The prod target on a local BigQuery API emulator: the flow's ingest and dbt build on
+    sample and generated data must give DuckDB's marts; re-runs duplicate nothing; requests
+    differ from production only in endpoint and auth; every prod model parses as BigQuery SQL.
+
+    Starts the emulator (own pinned virtualenv, loopback, free ports) and always stops it.
+    Extra arguments go to pytest, e.g. ``nox -s bigquery -- -k parity``.
+    """
+    install(session, "dev", "bigquery", "dashboard")
+    python = emulator_python(session)
+    emulator = emulator_module()
+    tmp = Path(session.create_tmp())
+    home = python.parent.parent / "home"  # project-local HOME for the DuckDB extensions
+    with emulator.running(python, home, tmp / "bqemulator.log") as running:
+        session.log(f"BigQuery emulator at {running.endpoint} (log: {running.log_path})")
+        env = session_env(session, **running.env())
+        session.run("python", "-m", "pytest", "tests/bigquery", *session.posargs, env=env)
+
+
+@nox.session(python=PYTHON, name="bigquery-live")
+def bigquery_live(session: nox.Session) -> None:
+    """Opt-in: the BigQuery tests against a real project, in throwaway datasets (random
+    prefix, deleted afterwards). Needs GOOGLE_APPLICATION_CREDENTIALS and BIGQUERY_PROJECT."""
+    if not os.environ.get("GOOGLE_APPLICATION_CREDENTIALS"):
+        session.skip("GOOGLE_APPLICATION_CREDENTIALS is not set: no credentials for live BigQuery")
+    if not (os.environ.get("BIGQUERY_PROJECT") or os.environ.get("GOOGLE_CLOUD_PROJECT")):
+        session.skip("BIGQUERY_PROJECT (or GOOGLE_CLOUD_PROJECT) is not set: no project to use")
+    install(session, "dev", "bigquery", "dashboard")
+    env = session_env(session, NIGHTJAR_BIGQUERY_LIVE="1")
+    env["BIGQUERY_API_ENDPOINT"] = ""  # never the emulator here
+    session.run(
+        "python", "-m", "pytest", "tests/bigquery", "-m", "emulator", *session.posargs, env=env
+    )

@@ -94,7 +94,8 @@ def bq_date(value: date) -> str:
 
 
 def bq_timestamp(value: datetime) -> str:
-    return f"TIMESTAMP '{value.astimezone(UTC).isoformat(sep=' ')}'"
+    """ISO 8601 with 'T' and 'Z', the form the emulator also reads right everywhere."""
+    return f"TIMESTAMP '{value.astimezone(UTC).replace(tzinfo=None).isoformat()}Z'"
 
 
 def bq_ident(name: str) -> str:
