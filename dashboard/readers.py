@@ -107,9 +107,7 @@ class BigQueryMartReader:
 
     def __init__(self, settings: Settings) -> None:
         try:
-            from google.api_core.client_options import ClientOptions
-            from google.auth.credentials import AnonymousCredentials
-            from google.cloud import bigquery
+            from google.cloud import bigquery  # noqa: F401 - only to check it is installed
         except ImportError as exc:
             raise DashboardError(
                 f"reading BigQuery needs google-cloud-bigquery ({exc}); "
@@ -119,14 +117,10 @@ class BigQueryMartReader:
             raise DashboardError(
                 "no BigQuery project configured for --target prod; set BIGQUERY_PROJECT"
             )
-        kwargs: dict[str, Any] = {
-            "project": settings.bigquery_project,
-            "location": settings.bigquery_location,
-        }
-        if settings.bigquery_api_endpoint:
-            kwargs["client_options"] = ClientOptions(api_endpoint=settings.bigquery_api_endpoint)
-            kwargs["credentials"] = AnonymousCredentials()
-        self._client = bigquery.Client(**kwargs)
+        from ingest.warehouse.bigquery_connection import bigquery_client
+
+        # Endpoint and credentials (emulator or Google) are decided in that one place.
+        self._client = bigquery_client(settings)
         self._project = settings.bigquery_project
         self._dataset = settings.analytics_dataset
         self.source = f"BigQuery {self._project}.{self._dataset}"
