@@ -35,6 +35,10 @@ log = logging.getLogger(__name__)
 #: Files up to this size get exact (Python csv) record boundaries when they have rejects;
 #: larger ones use the vectorised quote-parity scan, cross-checked against the reader.
 EXACT_SPANS_MAX_BYTES = 64 << 20
+#: Longest record accepted (a record longer than this is rejected).
+MAX_LINE_BYTES = 64 << 20
+#: Record length limit of the first read (DuckDB's default); see :func:`validate_file`.
+READ_MAX_LINE_BYTES = 2_000_000
 #: Placeholder reason for a wrong field count, replaced once the record text is known.
 FIELDS = "wrong number of fields"
 #: Column of the temporary table holding a row's reject reason (NULL: the row is valid).
@@ -111,8 +115,9 @@ def validate_file(con: duckdb.DuckDBPyConnection, schema: TableSchema, path: Pat
     valid = f"(NOT {fields_bad} AND {rules.valid_expr(schema, source, parsed)})"
     con.execute("SET TimeZone = 'UTC'")
     temp_tables = [stage, rej, scan]
-    try:
-        con.execute(
+
+    def stage_sql(max_line: int) -> str:
+        return (
             f"CREATE TEMP TABLE {stage} AS SELECT {rules.typed_select(schema, source, parsed)}, "
             f"CASE WHEN {valid} THEN NULL WHEN {fields_bad} THEN {rules.quote_literal(FIELDS)} "
             f"ELSE {rules.reason_expr(schema, source, parsed)} END AS {REASON} "
@@ -120,15 +125,28 @@ def validate_file(con: duckdb.DuckDBPyConnection, schema: TableSchema, path: Pat
             f"{rules.quote_literal(str(path))}, columns = {col_spec}, header = true, "
             "auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
             "encoding = 'utf-8', null_padding = true, nullstr = '\\x00', strict_mode = true, "
-            f"max_line_size = {64 << 20}, "
+            f"max_line_size = {max_line}, "
             f"store_rejects = true, rejects_table = '{rej}', rejects_scan = '{scan}'))"
         )
-    except duckdb.Error as exc:
+
+    # The reader's buffers grow with max_line_size, and a large one leaves little to read
+    # in parallel: read with the usual limit, and again with the large one only when a
+    # record was longer (the reader files those as rejects).
+    for max_line in (READ_MAX_LINE_BYTES, MAX_LINE_BYTES):
+        try:
+            con.execute(stage_sql(max_line))
+        except duckdb.Error as exc:
+            _drop(con, temp_tables)
+            raise IngestError(
+                f"{path}: could not be parsed as CSV ({exc}); fix the file (RFC 4180 quoting, "
+                "UTF-8) and load it again"
+            ) from exc
+        too_long = con.execute(
+            f"SELECT count(*) FROM temp.{rej} WHERE error_type = 'LINE SIZE OVER MAXIMUM'"
+        ).fetchone()[0]  # type: ignore[index]
+        if not too_long or max_line == MAX_LINE_BYTES:
+            break
         _drop(con, temp_tables)
-        raise IngestError(
-            f"{path}: could not be parsed as CSV ({exc}); fix the file (RFC 4180 quoting, "
-            "UTF-8) and load it again"
-        ) from exc
 
     n_parsed = con.execute(f"SELECT count(*) FROM {stage}").fetchone()[0]  # type: ignore[index]
     structural = con.execute(

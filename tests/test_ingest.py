@@ -329,3 +329,16 @@ def test_header_only_file_and_empty_file(settings: Settings, tmp_path: Path) -> 
     assert (r.rows_in_file, r.rows_loaded, r.rows_rejected) == (0, 0, 0)
     with pytest.raises(IngestError, match="header"):
         ingest_file(settings, "viewing_logs", write(tmp_path, "viewing_logs", ""))
+
+
+def test_record_longer_than_the_readers_default_limit_loads(
+    settings: Settings, tmp_path: Path
+) -> None:
+    long_genre = "x" * (3 << 20)  # over DuckDB's default 2 MB line limit, under ours
+    body = VIEW_HEADER + "\n" + GOOD_VIEW.replace("drama", f'"{long_genre}"') + "\n" + GOOD_VIEW
+    r = ingest_file(settings, "viewing_logs", write(tmp_path, "viewing_logs", body + "\n"))
+    assert (r.rows_in_file, r.rows_loaded, r.rows_rejected) == (2, 2, 0)
+    assert rows(settings, "SELECT length(genre), _source_row FROM raw.viewing_logs ORDER BY 2") == [
+        (3 << 20, 1),
+        (5, 2),
+    ]
