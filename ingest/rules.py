@@ -28,7 +28,7 @@ INT_PATTERN = r"^[ \t]*[+-]?[0-9]+[ \t]*$"
 #: ISO 8601 date-time with seconds optional, fraction optional and offset optional (UTC).
 TIMESTAMP_PATTERN = (
     r"^[ \t]*[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?"
-    r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)?[ \t]*$"
+    r"([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)?[ \t]*$"
 )
 
 SQL_TYPES = {"string": "VARCHAR", "int64": "BIGINT", "timestamp": "TIMESTAMPTZ", "date": "DATE"}
@@ -70,6 +70,24 @@ def _shown(v: str) -> str:
     return f"'''' || left({v}, 40) || ''''"
 
 
+_HHMM = r"^([0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2})($|[Zz+-])"
+_HHMM_WITH_SECONDS = quote_literal(r"\1:00\2")
+_DECIMAL_COMMA = r",([0-9]+)"
+_DECIMAL_POINT = quote_literal(r".\1")
+
+
+def _iso_normalised(v: str) -> str:
+    """SQL: the ISO 8601 spellings DuckDB's cast does not take, rewritten into one it does.
+
+    Only evaluated when the plain cast failed: trims blanks, adds the seconds to ``HH:MM``,
+    turns a decimal comma into a point and a lowercase ``z`` into ``Z``.
+    """
+    trimmed = f"trim({v}, {quote_literal(BLANK)})"
+    seconds = f"regexp_replace({trimmed}, {quote_literal(_HHMM)}, {_HHMM_WITH_SECONDS})"
+    point = f"regexp_replace({seconds}, {quote_literal(_DECIMAL_COMMA)}, {_DECIMAL_POINT})"
+    return f"replace({point}, 'z', 'Z')"
+
+
 def parsed(col: Column, v: str) -> str | None:
     """SQL: ``v`` parsed into the raw type of ``col`` (NULL when it does not parse), or
     None for columns kept as strings.
@@ -82,8 +100,7 @@ def parsed(col: Column, v: str) -> str | None:
         return f"TRY_CAST({v} AS BIGINT)"
     if col.type == "timestamp":
         return (
-            f"COALESCE(TRY_CAST({v} AS TIMESTAMPTZ), "
-            f"TRY_CAST(trim({v}, {quote_literal(BLANK)}) AS TIMESTAMPTZ))"
+            f"COALESCE(TRY_CAST({v} AS TIMESTAMPTZ), TRY_CAST({_iso_normalised(v)} AS TIMESTAMPTZ))"
         )
     if col.type == "date":
         return f"TRY_CAST(trim({v}, {quote_literal(BLANK)}) AS DATE)"

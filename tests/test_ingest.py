@@ -81,6 +81,40 @@ def test_bom_crlf_quoting_and_multiline_fields(settings: Settings, tmp_path: Pat
     ]
 
 
+@pytest.mark.parametrize(
+    ("spelling", "utc"),
+    [
+        ("2026-11-25T08:15:30+0200", "2026-11-25 06:15:30.000"),
+        ("2026-11-25T08:15:30+02", "2026-11-25 06:15:30.000"),
+        ("2026-11-25T08:15+02:00", "2026-11-25 06:15:00.000"),
+        ("2026-11-25T08:15Z", "2026-11-25 08:15:00.000"),
+        ("2026-11-25 08:15", "2026-11-25 08:15:00.000"),
+        ("2026-11-25T08:15:30,25Z", "2026-11-25 08:15:30.250"),
+        ("2026-11-25t08:15:30.5z", None),
+        ("2026-11-25T23:30:00.5z", "2026-11-25 23:30:00.500"),
+        (" 2026-11-25T08:15:30-05:00 ", "2026-11-25 13:15:30.000"),
+        ("20261125T081530Z", None),
+        ("2026-11-25", None),
+        ("2026-11-25T08Z", None),
+    ],
+)
+def test_iso_8601_spellings(settings: Settings, tmp_path: Path, spelling: str, utc: str) -> None:
+    body = f'{VIEW_HEADER}\nv1,u1,c1,drama,"{spelling}",100,200,tv,DE\n'
+    r = ingest_file(settings, "viewing_logs", write(tmp_path, "viewing_logs", body))
+    got = rows(
+        settings,
+        "SELECT strftime(started_at AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M:%S.%g') "
+        "FROM raw.viewing_logs",
+    )
+    if utc is None:
+        assert (r.rows_loaded, r.rows_rejected) == (0, 1)
+        (reason,) = rows(settings, "SELECT reason FROM raw.viewing_logs_rejected")[0]
+        assert "started_at" in reason and "ISO 8601" in reason
+    else:
+        assert (r.rows_loaded, r.rows_rejected) == (1, 0)
+        assert got == [(utc,)]
+
+
 def test_columns_any_order_extra_columns_reported(settings: Settings, tmp_path: Path) -> None:
     body = (
         "created_at,note,INTERACTION_TYPE_X,platform,interaction_type,content_id,user_id,"
