@@ -1,10 +1,12 @@
 """Every model compiled for the ``prod`` target parses as BigQuery SQL; no credentials needed.
 
-``dbt compile --target prod --no-populate-cache`` opens no connection to BigQuery: the
-replace_keys models render placeholder plans outside run/build, and without the cache
-nothing lists datasets. dbt-bigquery still builds credentials, so a dummy token is given
-(``oauth-secrets``); it is never sent. Both SQL shapes are checked: the full build and,
-with ``replace_keys_compile_as: incremental``, the nightly incremental one.
+``dbt compile --target prod`` runs with no BigQuery variable and no credentials at all: the
+project does not list datasets up front (``populate_cache: false`` in ``dbt_project.yml``),
+the replace_keys models render placeholder plans outside run/build, and with no project
+configured ``dbt/profiles.yml`` opens dbt-bigquery's client with a placeholder token that is
+never sent. Any request that did leave would hit a dead proxy and fail the compile at once.
+Both SQL shapes are checked: the full build and, with ``replace_keys_compile_as:
+incremental``, the nightly incremental one.
 
 sqlglot parses functions it does not know as "anonymous" ones: a DuckDB-only function
 (``timezone()``, ``strftime()``, ``list_*``...) would show up there, so none may remain;
@@ -13,6 +15,7 @@ nor may DuckDB's ``::`` cast, which sqlglot's BigQuery reader tolerates.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -25,24 +28,21 @@ from sqlglot.tokens import TokenType  # noqa: E402
 
 from ingest.settings import DBT_PROJECT_DIR  # noqa: E402
 
-#: A compile that could reach Google would fail here: no credentials, a fake project.
-OFFLINE_ENV = {
-    "BIGQUERY_AUTH_METHOD": "oauth-secrets",
-    "BIGQUERY_TOKEN": "never-sent",
-    "BIGQUERY_PROJECT": "offline-sql-check",
-    "BIGQUERY_LOCATION": "EU",
-    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-}
+#: Any HTTP(S) request would go to this dead local proxy and fail at once.
+DEAD_PROXY = "http://127.0.0.1:9"
 
 
 def compile_prod(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compile_as: str) -> Path:
     from dbt.cli.main import dbtRunner
 
-    unset = ("BIGQUERY_API_ENDPOINT", "BIGQUERY_DATASET_PREFIX", "GOOGLE_APPLICATION_CREDENTIALS")
-    for name in unset:
-        monkeypatch.delenv(name, raising=False)
-    for name, value in OFFLINE_ENV.items():
-        monkeypatch.setenv(name, value)
+    for name in list(os.environ):
+        if name.startswith(("BIGQUERY_", "GOOGLE_", "CLOUDSDK_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.setenv(name, DEAD_PROXY)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no gcloud credentials either
     target = tmp_path / "target"
     result = dbtRunner().invoke(
@@ -50,7 +50,6 @@ def compile_prod(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compile_as: st
             "compile",
             "--target",
             "prod",
-            "--no-populate-cache",
             "--project-dir",
             str(DBT_PROJECT_DIR),
             "--profiles-dir",
@@ -79,7 +78,7 @@ def test_every_prod_model_parses_as_bigquery_sql(
     problems = []
     for path in models:
         sql = path.read_text(encoding="utf-8")
-        assert "`offline-sql-check`." in sql, f"{path.name}: not compiled for the prod project"
+        assert "`no-project-configured`." in sql, f"{path.name}: not compiled for the prod project"
         try:
             statements = [s for s in sqlglot.parse(sql, read="bigquery") if s is not None]
         except sqlglot.errors.ParseError as exc:
