@@ -44,6 +44,8 @@ def session_env(session: nox.Session, **extra: str) -> dict[str, str]:
     env["PREFECT_HOME"] = str(Path(session.create_tmp()) / "prefect")
     env["PREFECT_SERVER_ALLOW_EPHEMERAL_MODE"] = "true"
     env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "180"
+    # The temporary server's telemetry cannot reach anything offline and logs an error each time.
+    env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
     env.update(extra)
     return {k: v for k, v in env.items() if v}
 

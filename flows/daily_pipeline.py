@@ -27,8 +27,7 @@ from flows.dashboard_step import run_dashboard_step
 from flows.dbt_build import DbtBuildError, DbtBuildResult, raise_for_failure, run_dbt_build
 from flows.retry import RETRIES, RETRY_DELAYS_S, retry_on_transient
 from flows.summary import FileLoad, PipelineSummary, render_markdown
-from ingest import IngestError, MissingColumnError, expected_path, ingest_date
-from ingest.csvfile import read_header
+from ingest import IngestError, check_header, expected_path, ingest_date
 from ingest.schemas import TABLES as TABLES_BY_NAME
 from ingest.settings import DBT_PROJECT_DIR, TARGETS, Settings
 from ingest.sources import local_drops
@@ -80,10 +79,7 @@ def check_headers(source_dir: str | Path, dates: Sequence[date]) -> int:
             path = expected_path(Path(source_dir), table, day)
             if not path.is_file():
                 continue  # ingest_date reports missing files itself
-            header = read_header(path)
-            missing = tuple(c for c in schema.required_columns if c not in header.columns)
-            if missing:
-                raise MissingColumnError(path, table, missing, header.columns)
+            check_header(schema, path)
             checked += 1
     return checked
 

@@ -8,11 +8,13 @@ from ingest.load import (
     ingest_date,
     ingest_file,
 )
+from ingest.validate import check_header
 
 __all__ = [
     "IngestError",
     "LoadResult",
     "MissingColumnError",
+    "check_header",
     "expected_path",
     "ingest_date",
     "ingest_file",

@@ -85,14 +85,24 @@ class ValidatedFile:
         self._temp_tables.clear()
 
 
-def validate_file(con: duckdb.DuckDBPyConnection, schema: TableSchema, path: Path) -> ValidatedFile:
-    """Parse ``path`` against ``schema`` in ``con``; raise before any write if refused."""
+def check_header(schema: TableSchema, path: Path) -> csvfile.Header:
+    """Read ``path``'s header and refuse the file if it lacks a required column of ``schema``.
+
+    Cheap (the first record only): callers may check every file of a run before loading any.
+    Raises :class:`MissingColumnError`, or :class:`IngestError` for an unreadable header.
+    """
     if not path.is_file():
         raise IngestError(f"{path}: file not found; check the source directory and the date")
     header = csvfile.read_header(path)
     missing = tuple(c for c in schema.required_columns if c not in header.columns)
     if missing:
         raise MissingColumnError(path, schema.name, missing, header.columns)
+    return header
+
+
+def validate_file(con: duckdb.DuckDBPyConnection, schema: TableSchema, path: Path) -> ValidatedFile:
+    """Parse ``path`` against ``schema`` in ``con``; raise before any write if refused."""
+    header = check_header(schema, path)
     known = set(schema.column_names)
     extra = tuple(c for c in header.columns if c not in known)
     if extra:
