@@ -1,10 +1,10 @@
 """Every model compiled for the ``prod`` target parses as BigQuery SQL; no credentials needed.
 
-``dbt compile --target prod`` runs with no BigQuery variable and no credentials at all: the
-project does not list datasets up front (``populate_cache: false`` in ``dbt_project.yml``),
-the replace_keys models render placeholder plans outside run/build, and with no project
-configured ``dbt/profiles.yml`` opens dbt-bigquery's client with a placeholder token that is
-never sent. Any request that did leave would hit a dead proxy and fail the compile at once.
+``dbt compile --target prod --no-populate-cache`` runs with no BigQuery variable and no
+credentials at all: dbt does not list datasets up front, the replace_keys models render
+placeholder plans outside run/build, and with no project configured ``dbt/profiles.yml``
+opens dbt-bigquery's client with a placeholder token that is never sent. Any request that
+did leave would hit a dead proxy and fail the compile at once.
 Both SQL shapes are checked: the full build and, with ``replace_keys_compile_as:
 incremental``, the nightly incremental one.
 
@@ -50,6 +50,7 @@ def compile_prod(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compile_as: st
             "compile",
             "--target",
             "prod",
+            "--no-populate-cache",
             "--project-dir",
             str(DBT_PROJECT_DIR),
             "--profiles-dir",
