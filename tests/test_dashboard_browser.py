@@ -25,7 +25,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DATA = REPO_ROOT / "sample_data"
 REPORTS = REPO_ROOT / "reports"
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM = next(
+    filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome-stable"))),
+    None,
+)
 CHROMEDRIVER = shutil.which("chromedriver")
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
