@@ -1,6 +1,6 @@
 """End to end on the sample data: one flow run per day in date order on a fresh DuckDB, then a
 corrected re-delivery of one day. Afterwards the raw tables must reconcile with the files and
-the marts must equal their definitions, recomputed here in plain Python from the raw rows.
+the marts must equal their definitions, recomputed in plain Python from the CSV files alone.
 """
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from __future__ import annotations
 import csv
 import io
 import shutil
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import pytest
 
 from flows.daily_pipeline import main
 from ingest.schemas import TABLES
+from tests.dbt_helpers import MARTS, Reference, assert_marts_equal, fetch_marts
 
 pytestmark = pytest.mark.integration
 
@@ -129,135 +130,22 @@ def test_redelivery_replaced_the_day(warehouse: tuple[Path, Path]) -> None:
     assert rows[0]["n"] == 1  # no row left from the first delivery
 
 
-def _latest(db: Path, table: str) -> list[dict[str, Any]]:
-    """Dedupe in Python: per id the most recent file date wins, then the last row in the file."""
-    key = TABLES[table].key
-    best: dict[str, dict[str, Any]] = {}
-    for row in _query(db, f"select * from raw.{table}"):
-        current = best.get(row[key])
-        rank = (row["_file_date"], row["_source_row"])
-        if current is None or rank > (current["_file_date"], current["_source_row"]):
-            best[row[key]] = row
-    return list(best.values())
+def _reference_marts(drops: Path) -> dict[str, dict[tuple, dict]]:
+    """The marts by their definitions, computed in plain Python from the files as finally
+    delivered (the project's loader and models play no part in it)."""
+    reference = Reference()
+    for path in sorted(drops.glob("*/*.csv")):
+        reference.deliver(path.parent.name, date.fromisoformat(path.stem), path)
+    return reference.marts()
 
 
-def _utc_date(ts: datetime) -> date:
-    return ts.astimezone(UTC).date()
-
-
-def _expected_content_performance(
-    views: list[dict[str, Any]], interactions: list[dict[str, Any]]
-) -> dict[tuple[str, date], dict[str, Any]]:
-    out: dict[tuple[str, date], dict[str, Any]] = {}
-
-    def cell(content_id: str, day: date) -> dict[str, Any]:
-        return out.setdefault(
-            (content_id, day),
-            {"_views": [], "likes": 0, "shares": 0, "comments": 0},
-        )
-
-    for v in views:
-        cell(v["content_id"], _utc_date(v["started_at"]))["_views"].append(v)
-    for i in interactions:
-        cell(i["content_id"], _utc_date(i["created_at"]))[i["interaction_type"] + "s"] += 1
-    for c in out.values():
-        vs = c.pop("_views")
-        with_length = [v for v in vs if v["content_duration_s"] is not None]
-        rates = [min(v["watch_duration_s"] / v["content_duration_s"], 1.0) for v in with_length]
-        c["views"] = len(vs)
-        c["unique_viewers"] = len({v["user_id"] for v in vs})
-        c["total_watch_s"] = sum(v["watch_duration_s"] for v in vs)
-        c["avg_completion_rate"] = sum(rates) / len(rates) if rates else None
-        c["completed_views"] = sum(
-            1 for v in with_length if v["watch_duration_s"] >= 0.9 * v["content_duration_s"]
-        )
-        engaged = c["likes"] + c["shares"] + c["comments"]
-        c["engagement_rate"] = engaged / len(vs) if vs else None
-    return out
-
-
-def _expected_users(
-    views: list[dict[str, Any]], interactions: list[dict[str, Any]]
-) -> dict[str, dict[str, Any]]:
-    times: dict[str, list[datetime]] = defaultdict(list)
-    for v in views:
-        times[v["user_id"]].append(v["started_at"])
-    for i in interactions:
-        times[i["user_id"]].append(i["created_at"])
-    out = {}
-    for user, ts in times.items():
-        vs = [v for v in views if v["user_id"] == user]
-        kinds = Counter(i["interaction_type"] for i in interactions if i["user_id"] == user)
-        devices = Counter(v["device"] for v in vs if v["device"] is not None)
-        watch = sum(v["watch_duration_s"] for v in vs)
-        if watch >= 36000:
-            segment = "heavy"
-        elif watch >= 3600:
-            segment = "regular"
-        elif vs:
-            segment = "light"
-        else:
-            segment = "social_only"
-        out[user] = {
-            "first_seen_at": min(ts),
-            "last_seen_at": max(ts),
-            "active_days": len({_utc_date(t) for t in ts}),
-            "total_views": len(vs),
-            "total_watch_s": watch,
-            "distinct_contents": len({v["content_id"] for v in vs}),
-            "likes": kinds["like"],
-            "shares": kinds["share"],
-            "comments": kinds["comment"],
-            "primary_device": min(devices, key=lambda d: (-devices[d], d)) if devices else None,
-            "engagement_segment": segment,
-        }
-    return out
-
-
-def _same(actual: Any, expected: Any) -> bool:
-    if expected is None or actual is None:
-        return actual is expected
-    if isinstance(expected, float):
-        return abs(float(actual) - expected) <= 1e-9 * max(1.0, abs(expected))
-    if isinstance(expected, datetime):
-        return actual.astimezone(UTC) == expected.astimezone(UTC)
-    if isinstance(expected, int):
-        return int(actual) == expected
-    return actual == expected
-
-
-def _compare(
-    name: str, actual: dict[Any, dict[str, Any]], expected: dict[Any, dict[str, Any]]
+def test_marts_equal_their_definitions_computed_from_the_files(
+    warehouse: tuple[Path, Path],
 ) -> None:
-    assert set(actual) == set(expected), f"{name}: keys differ"
-    mismatches = [
-        (key, col, actual[key][col], want)
-        for key, row in expected.items()
-        for col, want in row.items()
-        if not _same(actual[key][col], want)
-    ]
-    assert not mismatches, f"{name}: {len(mismatches)} mismatches, e.g. {mismatches[:5]}"
-
-
-def test_content_performance_equals_its_definition(warehouse: tuple[Path, Path]) -> None:
-    db, _ = warehouse
-    expected = _expected_content_performance(
-        _latest(db, "viewing_logs"), _latest(db, "social_interactions")
-    )
-    actual = {
-        (r["content_id"], r["activity_date"]): r
-        for r in _query(db, "select * from analytics.mart_content_performance")
-    }
-    assert len(actual) == len(_query(db, "select * from analytics.mart_content_performance"))
-    _compare("mart_content_performance", actual, expected)
-
-
-def test_users_equal_their_definition(warehouse: tuple[Path, Path]) -> None:
-    db, _ = warehouse
-    expected = _expected_users(_latest(db, "viewing_logs"), _latest(db, "social_interactions"))
-    actual = {r["user_id"]: r for r in _query(db, "select * from analytics.mart_users")}
-    assert len(actual) == len(_query(db, "select user_id from analytics.mart_users"))
-    _compare("mart_users", actual, expected)
+    db, drops = warehouse
+    expected = _reference_marts(drops)
+    assert all(expected[mart] for mart in MARTS), "the reference marts are empty"
+    assert_marts_equal(fetch_marts(db), expected, "sample week and a corrected re-delivery")
 
 
 def test_the_corrected_values_replaced_the_first_delivery(warehouse: tuple[Path, Path]) -> None:
