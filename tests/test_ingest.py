@@ -278,14 +278,22 @@ class FailingWarehouse(DuckDBWarehouse):
         raise RuntimeError("boom after delete")
 
 
-def test_failure_inside_transaction_rolls_back(settings: Settings, tmp_path: Path) -> None:
+def assert_failed_load_changes_nothing(
+    settings: Settings,
+    tmp_path: Path,
+    warehouse_class: type[DuckDBWarehouse],
+    error: type[Exception],
+    match: str,
+) -> None:
+    """Load a day, then re-load it through ``warehouse_class``, which must fail with
+    ``error``; the warehouse must be exactly as the first load left it."""
     from ingest.load import load_into
 
     ingest_file(settings, "viewing_logs", write(tmp_path, "viewing_logs", REJECT_BODY))
     before = snapshot(settings)
-    wh = FailingWarehouse(settings.duckdb_path)
+    wh = warehouse_class(settings.duckdb_path)
     try:
-        with pytest.raises(RuntimeError, match="boom"):
+        with pytest.raises(error, match=match):
             load_into(
                 wh,
                 "viewing_logs",
@@ -295,6 +303,12 @@ def test_failure_inside_transaction_rolls_back(settings: Settings, tmp_path: Pat
     finally:
         wh.close()
     assert snapshot(settings) == before
+
+
+def test_failure_inside_transaction_rolls_back(settings: Settings, tmp_path: Path) -> None:
+    assert_failed_load_changes_nothing(
+        settings, tmp_path, FailingWarehouse, RuntimeError, "boom after delete"
+    )
 
 
 def test_process_killed_mid_load_leaves_previous_slice(settings: Settings, tmp_path: Path) -> None:
@@ -321,7 +335,6 @@ def test_process_killed_mid_load_leaves_previous_slice(settings: Settings, tmp_p
 
 
 def test_reconciliation_failure_rolls_back(settings: Settings, tmp_path: Path) -> None:
-    from ingest.load import load_into
     from ingest.validate import ValidatedFile
 
     class Miscounting(DuckDBWarehouse):
@@ -329,20 +342,9 @@ def test_reconciliation_failure_rolls_back(settings: Settings, tmp_path: Path) -
             batch.rows_in_file += 1  # pretend the parser saw one more record
             return super().replace_slice(batch, meta)
 
-    ingest_file(settings, "viewing_logs", write(tmp_path, "viewing_logs", REJECT_BODY))
-    before = snapshot(settings)
-    wh = Miscounting(settings.duckdb_path)
-    try:
-        with pytest.raises(IngestError, match="reconciliation failed"):
-            load_into(
-                wh,
-                "viewing_logs",
-                write(tmp_path, "viewing_logs", VIEW_HEADER + "\n" + GOOD_VIEW + "\n"),
-                DAY,
-            )
-    finally:
-        wh.close()
-    assert snapshot(settings) == before
+    assert_failed_load_changes_nothing(
+        settings, tmp_path, Miscounting, IngestError, "reconciliation failed"
+    )
 
 
 def test_ingest_date_skips_missing_table_and_refuses_empty_date(
