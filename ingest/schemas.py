@@ -32,6 +32,11 @@ class Column:
     lowercase: bool = False
     description: str = ""
 
+    def __post_init__(self) -> None:
+        # The validation SQL relies on a blank value never being an allowed one.
+        if any(not a.strip() for a in self.allowed):
+            raise ValueError(f"{self.name}: an allowed value cannot be blank")
+
 
 @dataclass(frozen=True)
 class TableSchema:

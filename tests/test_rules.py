@@ -1,0 +1,113 @@
+"""The validation SQL of :mod:`ingest.rules`, expression by expression, on messy values.
+
+The cheap checks (``ok``, used on every row) and the reasons (``violation``, built only for
+bad rows) are written separately for speed; these tests hold them to the same verdict, and
+hold the fast paths (blank test, timestamp GLOB) to the plain definitions they shortcut.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+import duckdb
+import pytest
+
+from ingest import rules
+from ingest.schemas import TABLES, Column
+
+BLANKS = ["", " ", "\t", "\r\n", " \t \n", "\n"]
+NOT_BLANK = ["a", " a", "\ta ", "\x01", "\x1f", "!", "é", " é", "\u00a0", "0", "-", "\r\nx"]
+INTEGERS = ["0", "7", "+7", "-7", " 42 ", "\t42", "007", "9223372036854775807"]
+NOT_INTEGERS = ["1.5", "1.0", "1e3", "1E3", "0x10", "0b1", "1_000", "5\r", "٣", "1 2", "--1"]
+NOT_INTEGERS += ["9223372036854775808", "+", ".5", "5."]
+TIMESTAMPS = [
+    "2026-11-25T08:15:30Z",
+    "2026-11-25 08:15:30Z",
+    "2026-11-25 08:15:30",
+    "2026-11-25T08:15:30.250+02:00",
+    "2026-11-25T08:15:30+0200",
+    "2026-11-25T08:15:30,25Z",
+    "2026-11-25T08:15Z",
+    " 2026-11-25T08:15:30Z",
+    "2026-11-25T08:15:30Z\t",
+]
+NOT_TIMESTAMPS = [
+    "2026-11-25",
+    "20261125T081530Z",
+    "2026-11-25T08Z",
+    "2026-11-25T08:15:30ZZ",
+    "2026-11-25T08:15:30Z\r",
+    "x2026-11-25T08:15:30Z",
+    "2026-13-25T08:15:30Z",
+    "26-11-25T08:15:30Z",
+    "+2026-11-25T08:15:30Z",
+    "2026-11-25T08:15:30 Europe/Paris",
+    "infinity",
+]
+VALUES = BLANKS + NOT_BLANK + INTEGERS + NOT_INTEGERS + TIMESTAMPS + NOT_TIMESTAMPS
+VALUES += ["like", "LIKE", " Share ", "comment", "likes", "like\x00"]
+
+
+@pytest.fixture(scope="module")
+def con() -> duckdb.DuckDBPyConnection:
+    c = duckdb.connect()
+    c.execute("SET TimeZone = 'UTC'")
+    c.execute("CREATE TABLE v (v VARCHAR)")
+    c.executemany("INSERT INTO v VALUES (?)", [[x] for x in [*VALUES, None]])
+    yield c
+    c.close()
+
+
+def _columns() -> list[Column]:
+    return [c for schema in TABLES.values() for c in schema.columns]
+
+
+@pytest.mark.parametrize("col", _columns(), ids=lambda c: c.name)
+def test_ok_is_true_exactly_when_there_is_no_violation(
+    con: duckdb.DuckDBPyConnection, col: Column
+) -> None:
+    p = rules.parsed(col, "v")
+    parsed = f"{p} AS p" if p else "NULL AS p"
+    helper = "p" if p else None
+    got = con.execute(
+        f"SELECT v, {rules.ok(col, 'v', helper)}, {rules.violation(col, 'v', helper)} "
+        f"FROM (SELECT v, {parsed} FROM v)"
+    ).fetchall()
+    disagree = [(v, ok, why) for v, ok, why in got if bool(ok) != (why is None)]
+    assert not disagree
+    # Both verdicts occur for every checked column, so the comparison is not vacuous.
+    if rules.ok(col, "v", helper) != "true":
+        assert {bool(ok) for _, ok, _ in got} == {True, False}
+
+
+def test_blank_fast_path_matches_the_definition(con: duckdb.DuckDBPyConnection) -> None:
+    got = con.execute(f"SELECT v, {rules._blank('v')}, {rules._not_blank('v')} FROM v").fetchall()
+    for v, blank, not_blank in got:
+        expected = v is None or v.strip(rules.BLANK) == ""
+        assert (blank, not_blank) == (expected, not expected), repr(v)
+
+
+def test_timestamp_glob_accepts_only_what_the_pattern_accepts(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    pattern = re.compile(rules.TIMESTAMP_PATTERN.removeprefix("^").removesuffix("$"))
+    candidates = [*TIMESTAMPS, *NOT_TIMESTAMPS]
+    # Every value made by swapping one character of the common spelling for another.
+    base = "2026-11-25T08:15:30Z"
+    candidates += [
+        base[:i] + ch + base[i + 1 :]
+        for i, ch in itertools.product(range(len(base)), "0T Zz+-:.,x\t")
+    ]
+    matched = [
+        v
+        for v in candidates
+        if con.execute("SELECT $1 GLOB $2", [v, rules.TIMESTAMP_COMMON_GLOB]).fetchone()[0]
+    ]
+    assert base in matched
+    assert [v for v in matched if not pattern.fullmatch(v)] == []
+
+
+def test_allowed_values_cannot_be_blank() -> None:
+    with pytest.raises(ValueError, match="cannot be blank"):
+        Column("kind", rule="one_of", allowed=("a", " "))
