@@ -11,7 +11,8 @@ reader's reject store. Valid rows are never copied again here:
 warehouse writes them in a single pass.
 
 Physical line numbers are only computed when the file has rejects (see
-:mod:`ingest.csvfile`).
+:mod:`ingest.csvfile`). DuckDB's parallel reader refuses some files with quoted line
+breaks (it cannot pad missing fields there); those are read again in a single thread.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ MAX_LINE_BYTES = 64 << 20
 READ_MAX_LINE_BYTES = 2_000_000
 #: Placeholder reason for a wrong field count, replaced once the record text is known.
 FIELDS = "wrong number of fields"
+#: DuckDB's error when its parallel CSV reader cannot handle a file (read it serially).
+SERIAL_ONLY_MESSAGE = "does not support null_padding in conjunction with quoted new lines"
 #: Column of the temporary table holding a row's reject reason (NULL: the row is valid).
 REASON = "nj_reject_reason"
 
@@ -126,7 +129,7 @@ def validate_file(con: duckdb.DuckDBPyConnection, schema: TableSchema, path: Pat
     con.execute("SET TimeZone = 'UTC'")
     temp_tables = [stage, rej, scan]
 
-    def stage_sql(max_line: int) -> str:
+    def stage_sql(max_line: int, parallel: bool) -> str:
         return (
             f"CREATE TEMP TABLE {stage} AS SELECT {rules.typed_select(schema, source, parsed)}, "
             f"CASE WHEN {valid} THEN NULL WHEN {fields_bad} THEN {rules.quote_literal(FIELDS)} "
@@ -135,22 +138,31 @@ def validate_file(con: duckdb.DuckDBPyConnection, schema: TableSchema, path: Pat
             f"{rules.quote_literal(str(path))}, columns = {col_spec}, header = true, "
             "auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
             "encoding = 'utf-8', null_padding = true, nullstr = '\\x00', strict_mode = true, "
-            f"max_line_size = {max_line}, "
+            f"max_line_size = {max_line}, parallel = {str(parallel).lower()}, "
             f"store_rejects = true, rejects_table = '{rej}', rejects_scan = '{scan}'))"
         )
 
     # The reader's buffers grow with max_line_size, and a large one leaves little to read
     # in parallel: read with the usual limit, and again with the large one only when a
     # record was longer (the reader files those as rejects).
+    parallel = True
     for max_line in (READ_MAX_LINE_BYTES, MAX_LINE_BYTES):
-        try:
-            con.execute(stage_sql(max_line))
-        except duckdb.Error as exc:
-            _drop(con, temp_tables)
-            raise IngestError(
-                f"{path}: could not be parsed as CSV ({exc}); fix the file (RFC 4180 quoting, "
-                "UTF-8) and load it again"
-            ) from exc
+        while True:
+            try:
+                con.execute(stage_sql(max_line, parallel))
+                break
+            except duckdb.Error as exc:
+                _drop(con, temp_tables)
+                if parallel and SERIAL_ONLY_MESSAGE in str(exc):
+                    # DuckDB's parallel reader refuses some files with quoted line breaks
+                    # when missing fields are padded; the single-threaded reader takes them.
+                    log.info("%s: quoted line breaks; reading the file in a single thread", path)
+                    parallel = False
+                    continue
+                raise IngestError(
+                    f"{path}: could not be parsed as CSV ({exc}); fix the file (RFC 4180 "
+                    "quoting, UTF-8) and load it again"
+                ) from exc
         too_long = con.execute(
             f"SELECT count(*) FROM temp.{rej} WHERE error_type = 'LINE SIZE OVER MAXIMUM'"
         ).fetchone()[0]  # type: ignore[index]

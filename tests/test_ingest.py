@@ -378,3 +378,30 @@ def test_record_longer_than_the_readers_default_limit_loads(
         (3 << 20, 1),
         (5, 2),
     ]
+
+
+def test_quoted_line_breaks_in_a_file_the_parallel_reader_refuses(
+    settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # DuckDB's parallel reader refuses files like this one (quoted line breaks, padded
+    # missing fields): the loader must read it anyway, with the same rules and line numbers.
+    records = [f"v{i},u1,c1,drama,2026-11-25T08:15:30Z,{i},600,tv,DE" for i in range(3000)]
+    records[1] = 'v1,u1,c1,"a\nb",2026-11-25T08:15:30Z,1,600,tv,DE'  # LF in a CRLF file
+    records[500] = "v500,u1,c1,drama,2026-11-25T08:15:30Z,500,600,tv"  # a field short
+    records[2999] = "v7,u1,c1,drama,2026-11-25T08:15:30Z,77,600,tv,DE"  # v7 again, last
+    body = VIEW_HEADER + "\r\n" + "\r\n".join(records) + "\r\n"
+    with caplog.at_level("INFO", logger="ingest.validate"):
+        r = ingest_file(settings, "viewing_logs", write(tmp_path, "viewing_logs", body))
+    # The file does need the single-threaded read (if DuckDB starts taking it in parallel,
+    # this fails: the workaround in validate_file can then go).
+    assert "reading the file in a single thread" in caplog.text
+    assert (r.rows_in_file, r.rows_loaded, r.rows_rejected) == (3000, 2999, 1)
+    # Header = line 1, record i on line i + 2, plus one for the record with a line break.
+    assert rows(settings, "SELECT line_number, reason FROM raw.viewing_logs_rejected") == [
+        (503, "wrong number of fields: 8 instead of 9 (the header's column count)")
+    ]
+    assert rows(settings, "SELECT genre FROM raw.viewing_logs WHERE view_id = 'v1'") == [("a\nb",)]
+    assert rows(
+        settings,
+        "SELECT watch_duration_s FROM raw.viewing_logs WHERE view_id = 'v7' ORDER BY _source_row",
+    ) == [(7,), (77,)]
