@@ -28,7 +28,15 @@ MART_KEYS = {
     "mart_content_performance": ("content_id", "activity_date"),
     "mart_users": ("user_id",),
 }
-INTEGER = re.compile(r"[+-]?\d+")
+# The contract, written out independently of the loader's SQL:
+#: a field made only of these characters is empty;
+BLANK = " \t\r\n"
+#: numbers and timestamps may be padded with spaces or tabs;
+PADDING = " \t"
+#: an integer is ASCII digits with an optional sign;
+INTEGER = re.compile(r"[+-]?[0-9]+")
+#: a timestamp is an ISO 8601 date and time (extended format; a date alone is not one).
+TIMESTAMP_SHAPE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}")
 
 
 class DbtFailed(AssertionError):
@@ -120,6 +128,8 @@ def assert_marts_equal(actual: dict, expected: dict, label: str) -> None:
 
 
 def _parse_timestamp(value: str) -> datetime | None:
+    if not TIMESTAMP_SHAPE.match(value):
+        return None
     try:
         ts = datetime.fromisoformat(value)
     except ValueError:
@@ -136,14 +146,14 @@ def _parse_row(schema: TableSchema, header: list[str], fields: list[str]) -> dic
     by_name = dict(zip(header, fields, strict=True))
     record: dict[str, Any] = {}
     for col in schema.columns:
-        raw = by_name.get(col.name, "").strip()
-        if raw == "":
+        raw = by_name.get(col.name, "")
+        if raw.strip(BLANK) == "":
             if col.required:
                 return None
             record[col.name] = None
             continue
         if col.type == "int64":
-            if not INTEGER.fullmatch(raw):
+            if not INTEGER.fullmatch(raw.strip(PADDING)):
                 return None
             value: Any = int(raw)
             if col.rule == "non_negative" and value < 0:
@@ -151,11 +161,12 @@ def _parse_row(schema: TableSchema, header: list[str], fields: list[str]) -> dic
             if col.rule == "positive" and value <= 0:
                 return None
         elif col.type == "timestamp":
-            value = _parse_timestamp(raw)
+            value = _parse_timestamp(raw.strip(PADDING))
             if value is None:
                 return None
         else:
-            value = raw.lower() if col.lowercase else raw
+            # Text is kept as delivered; a lowercased value is compared without padding.
+            value = raw.strip(BLANK).lower() if col.lowercase else raw
             if col.rule == "one_of" and value not in col.allowed:
                 return None
         record[col.name] = value
