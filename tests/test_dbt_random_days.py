@@ -9,7 +9,6 @@ computed from the files.
 
 from __future__ import annotations
 
-import csv
 import random
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -20,12 +19,12 @@ from ingest import expected_path, ingest_date
 from ingest.schemas import TABLES
 from ingest.settings import Settings
 from tests.dbt_helpers import Reference, assert_marts_equal, fetch_marts, run_dbt
+from tests.messy_csv import TEXT, write_messy_csv
 
 pytestmark = pytest.mark.integration
 
 START = date(2026, 11, 10)
 DAYS = 5
-TEXT = ["drama", 'Sci-Fi, "Space"', "a\nb", "Talk\r\nShow", "  padded ", "é", "", " "]
 DEVICES = ["tv", "web", "ios", "Android", "", " tv "]
 
 
@@ -84,27 +83,11 @@ class Days:
         }
 
     def write(self, table: str, day: date, n: int) -> Path:
-        rng = self.rng
         make = self.view if table == "viewing_logs" else self.interaction
         columns = list(TABLES[table].column_names)
-        rng.shuffle(columns)
-        path = expected_path(self.root, table, day)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", newline="", encoding="utf-8") as f:
-            if rng.random() < 0.3:
-                f.write("\ufeff")
-            writer = csv.writer(f, lineterminator=rng.choice(["\n", "\r\n"]))
-            writer.writerow(columns)
-            for _ in range(n):
-                record = make(day, n)
-                fields = [record[c] for c in columns]
-                shape = rng.random()
-                if shape < 0.02:
-                    fields = fields[:-1]
-                elif shape < 0.03:
-                    fields = [*fields, "more"]
-                writer.writerow(fields)
-        return path
+        self.rng.shuffle(columns)
+        records = (make(day, n) for _ in range(n))
+        return write_messy_csv(self.rng, expected_path(self.root, table, day), columns, records)
 
 
 @pytest.mark.parametrize("seed", [1, 2])

@@ -23,9 +23,9 @@ from ingest import expected_path, ingest_file
 from ingest.schemas import TABLES, Column
 from ingest.settings import Settings
 from tests.dbt_helpers import _parse_row
+from tests.messy_csv import TEXT, write_messy_csv
 
 DAY = date(2026, 11, 20)
-TEXT = ["drama", 'Sci-Fi, "Space"', "a\nb", "Talk\r\nShow", "  padded ", "é", 'x"y', "", " ", ","]
 INTS = ["0", "7", "+7", " 42 ", "\t9", "-3", "1.5", "1e3", "ten", "", "600", "007", "0x1", "٣"]
 TIMESTAMPS = [
     "2026-11-25T08:15:30Z",
@@ -62,26 +62,11 @@ def _write_random_file(rng: random.Random, root: Path, table: str) -> Path:
     rng.shuffle(header)
     if rng.random() < 0.3:
         header.insert(rng.randrange(len(header) + 1), "note")
-    path = expected_path(root, table, DAY)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as f:
-        if rng.random() < 0.3:
-            f.write("\ufeff")
-        writer = csv.writer(f, lineterminator=rng.choice(["\n", "\r\n"]))
-        writer.writerow(header)
-        for _ in range(rng.choice([1, 40, 700, 2500])):
-            row = [
-                rng.choice(TEXT) if h == "note" else _value(rng, schema.column(h)) for h in header
-            ]
-            shape = rng.random()
-            if shape < 0.02:
-                row = row[:-1]
-            elif shape < 0.04:
-                row = [*row, "surplus"]
-            elif shape < 0.05:
-                row = [*row, ""]
-            writer.writerow(row)
-    return path
+    records = (
+        {h: rng.choice(TEXT) if h == "note" else _value(rng, schema.column(h)) for h in header}
+        for _ in range(rng.choice([1, 40, 700, 2500]))
+    )
+    return write_messy_csv(rng, expected_path(root, table, DAY), header, records)
 
 
 @pytest.mark.parametrize("seed", range(12))
