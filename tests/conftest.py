@@ -34,6 +34,20 @@ def duckdb_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
+@pytest.fixture
+def empty_raw(duckdb_path: Path) -> Path:
+    """``duckdb_path`` with the raw tables created and holding nothing."""
+    from ingest.settings import Settings
+    from ingest.warehouse import get_warehouse
+
+    warehouse = get_warehouse(Settings.from_env(duckdb_path=duckdb_path))
+    try:
+        warehouse.ensure_raw_tables()
+    finally:
+        warehouse.close()
+    return duckdb_path
+
+
 #: The small generated drop set: two days from this date.
 SMALL_DROPS_START = date(2026, 3, 1)
 SMALL_DROPS_DAYS = 2

@@ -103,7 +103,7 @@ def _stamps(path: Path) -> dict[str, dict[tuple, object]]:
     return {m: {k: row["batch_loaded_at"] for k, row in marts[m].items()} for m in MARTS}
 
 
-def test_incremental_marts_are_exact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_incremental_marts_are_exact(tmp_path: Path, duckdb_path: Path) -> None:
     source = tmp_path / "drops"
     generate(
         source,
@@ -120,9 +120,7 @@ def test_incremental_marts_are_exact(tmp_path: Path, monkeypatch: pytest.MonkeyP
             contents=30,
         ),
     )
-    warehouse = tmp_path / "warehouse.duckdb"
-    monkeypatch.setenv("DUCKDB_PATH", str(warehouse))
-    monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    warehouse = duckdb_path
     settings = Settings.from_env(duckdb_path=warehouse)
     target = tmp_path / "dbt-target"
     reference = Reference()
@@ -206,21 +204,11 @@ def test_incremental_marts_are_exact(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert_marts_equal(fetch_marts(warehouse), expected, "full refresh")
 
 
-def test_build_on_empty_raw(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_build_on_empty_raw(tmp_path: Path, empty_raw: Path) -> None:
     """Raw tables that exist but hold nothing: the build succeeds, twice, with empty marts."""
-    from ingest.warehouse import get_warehouse
-
-    warehouse = tmp_path / "empty.duckdb"
-    monkeypatch.setenv("DUCKDB_PATH", str(warehouse))
-    monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-    wh = get_warehouse(Settings.from_env(duckdb_path=warehouse))
-    try:
-        wh.ensure_raw_tables()
-    finally:
-        wh.close()
     run_dbt(["build"], tmp_path / "target")
     run_dbt(["build"], tmp_path / "target")
-    con = duckdb.connect(str(warehouse))
+    con = duckdb.connect(str(empty_raw))
     try:
         for mart in MARTS:
             assert con.execute(f"select count(*) from analytics.{mart}").fetchone() == (0,)

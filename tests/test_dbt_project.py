@@ -11,7 +11,6 @@ import duckdb
 import pytest
 
 from ingest.schemas import LINEAGE_COLUMNS, TABLES
-from ingest.settings import Settings
 from tests.dbt_helpers import run_dbt
 
 pytestmark = pytest.mark.integration
@@ -22,22 +21,10 @@ STAGING = {
 }
 
 
-def test_staging_columns_follow_the_raw_declaration(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_staging_columns_follow_the_raw_declaration(tmp_path: Path, empty_raw: Path) -> None:
     """Every input and lineage column declared in ingest/schemas.py reaches staging."""
-    from ingest.warehouse import get_warehouse
-
-    warehouse = tmp_path / "w.duckdb"
-    monkeypatch.setenv("DUCKDB_PATH", str(warehouse))
-    monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-    wh = get_warehouse(Settings.from_env(duckdb_path=warehouse))
-    try:
-        wh.ensure_raw_tables()
-    finally:
-        wh.close()
     run_dbt(["run", "--select", "staging"], tmp_path / "target")
-    con = duckdb.connect(str(warehouse))
+    con = duckdb.connect(str(empty_raw))
     try:
         for table, model in STAGING.items():
             columns = {

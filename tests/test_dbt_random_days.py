@@ -91,12 +91,8 @@ class Days:
 
 
 @pytest.mark.parametrize("seed", [1, 2])
-def test_random_days_then_redeliveries(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int
-) -> None:
-    warehouse = tmp_path / "warehouse.duckdb"
-    monkeypatch.setenv("DUCKDB_PATH", str(warehouse))
-    monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+def test_random_days_then_redeliveries(tmp_path: Path, duckdb_path: Path, seed: int) -> None:
+    warehouse = duckdb_path
     settings = Settings.from_env(duckdb_path=warehouse)
     target = tmp_path / "dbt-target"
     source = tmp_path / "drops"
