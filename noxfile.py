@@ -58,6 +58,24 @@ def sample_dates(source_dir: Path = SAMPLE_DATA) -> list[str]:
     return sorted(dates)
 
 
+def run_flow_on_sample_data(session: nox.Session, env: dict[str, str], *args: str) -> None:
+    """The flow as a backfill over every sample day, in date order; ``args`` go to its CLI."""
+    dates = sample_dates()
+    session.run(
+        "python",
+        "-m",
+        "flows.daily_pipeline",
+        "--run-date",
+        dates[0],
+        "--end-date",
+        dates[-1],
+        "--source-dir",
+        str(SAMPLE_DATA.relative_to(ROOT)),
+        *args,
+        env=env,
+    )
+
+
 def fresh_warehouse(session: nox.Session, name: str) -> str:
     """Path of a new, empty DuckDB file inside the session's tmp dir."""
     path = Path(session.create_tmp()) / name
@@ -111,21 +129,8 @@ def pipeline(session: nox.Session) -> None:
     Extra arguments go to the flow's command line, e.g. ``nox -s pipeline -- --full-refresh``.
     """
     install(session)
-    dates = sample_dates()
     env = session_env(session)
-    session.run(
-        "python",
-        "-m",
-        "flows.daily_pipeline",
-        "--run-date",
-        dates[0],
-        "--end-date",
-        dates[-1],
-        "--source-dir",
-        str(SAMPLE_DATA.relative_to(ROOT)),
-        *session.posargs,
-        env=env,
-    )
+    run_flow_on_sample_data(session, env, *session.posargs)
     warehouse = env.get("DUCKDB_PATH") or str(Path("warehouse") / "nightjar.duckdb")
     python = Path(session.bin, "python")
     if python.is_relative_to(ROOT):
@@ -172,21 +177,7 @@ def dashboard(session: nox.Session) -> None:
         if prod:
             session.error(f"no marts on BigQuery; run the flow with --target prod first:\n{status}")
         session.log("No marts in the warehouse yet: running the flow over the sample data first.")
-        dates = sample_dates()
-        session.run(
-            "python",
-            "-m",
-            "flows.daily_pipeline",
-            "--run-date",
-            dates[0],
-            "--end-date",
-            dates[-1],
-            "--source-dir",
-            str(SAMPLE_DATA.relative_to(ROOT)),
-            "--target",
-            target,
-            env=env,
-        )
+        run_flow_on_sample_data(session, env, "--target", target)
     session.run("python", "-m", "dashboard", *args, env=env)
 
 
