@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 
@@ -125,19 +126,45 @@ def _timestamp_sql(base_day: str, secs: str, fmt: str) -> str:
     )
 
 
-def _view_fields(cfg: GeneratorConfig, day: int) -> dict[str, str]:
-    users = cfg.users or max(10, cfg.views_per_day)
-    contents = cfg.contents or max(5, cfg.views_per_day // 20)
+class _Event(NamedTuple):
+    """SQL shared by both tables' rows for one generated day."""
+
+    users: int
+    contents: int
+    #: the event id: new, re-sent from an earlier day, or repeated within the file
+    event_id: str
+    #: true for a re-sent event
+    resend: str
+    #: the day the event happened (late events: days before the file date)
+    base_day: str
+    #: which timestamp spelling to write
+    fmt: str
+
+
+def _event(cfg: GeneratorConfig, day: int, prefix: str, per_day: int) -> _Event:
     late_days = (
         f"(CASE WHEN {_u(3)} < {cfg.late_rate} AND {day} > 0 THEN 1 + {_h(4, 5)} ELSE 0 END)"
     )
     resend = f"({_u(5)} < {cfg.resend_rate} AND {day} > 0)"
     dup = f"({_u(6)} < {cfg.dup_rate} AND i > 0)"
     prev_day = f"greatest({day} - 1 - {_h(7, 3)}, 0)"
-    vid = (
-        f"CASE WHEN {resend} THEN 'v' || {prev_day} || '-' || {_h(8, max(cfg.views_per_day, 1))} "
-        f"WHEN {dup} THEN 'v{day}-' || (i - 1) ELSE 'v{day}-' || i END"
+    event_id = (
+        f"CASE WHEN {resend} THEN '{prefix}' || {prev_day} || '-' || {_h(8, max(per_day, 1))} "
+        f"WHEN {dup} THEN '{prefix}{day}-' || (i - 1) ELSE '{prefix}{day}-' || i END"
     )
+    return _Event(
+        users=cfg.users or max(10, cfg.views_per_day),
+        contents=cfg.contents or max(5, cfg.views_per_day // 20),
+        event_id=event_id,
+        resend=resend,
+        base_day=f"(DATE '{cfg.start_date.isoformat()}' + {day} - {late_days})",
+        fmt="0" if cfg.clean else _h(12, 4),
+    )
+
+
+def _view_fields(cfg: GeneratorConfig, day: int) -> dict[str, str]:
+    event = _event(cfg, day, "v", cfg.views_per_day)
+    users, contents, resend = event.users, event.contents, event.resend
     genres = "['drama', 'comedy', 'Sci-Fi, Fantasy', 'Doc \"Real\"', 'kids', NULL, 'news']"
     genre = (
         f"CASE WHEN {_u(9)} < 0.01 THEN 'Talk' || chr(10) || 'Show' "
@@ -145,9 +172,7 @@ def _view_fields(cfg: GeneratorConfig, day: int) -> dict[str, str]:
     )
     if cfg.clean:
         genre = f"['drama', 'comedy', 'kids', 'news', 'music'][1 + {_h(10, 5)}]"
-    base_day = f"(DATE '{cfg.start_date.isoformat()}' + {day} - {late_days})"
     secs = _h(11, 86400)
-    fmt = "0" if cfg.clean else _h(12, 4)
     content_dur = f"60 + {_h(13, 7140)}"
     # Most sessions are short, a few are long: every engagement segment shows up.
     watch = (
@@ -155,11 +180,11 @@ def _view_fields(cfg: GeneratorConfig, day: int) -> dict[str, str]:
         f"WHEN {_u(23)} < 0.75 THEN {_h(15, 600)} ELSE {_h(15, 7200)} END"
     )
     return {
-        "view_id": vid,
+        "view_id": event.event_id,
         "user_id": f"'u' || {_skewed(16, users)}",
         "content_id": f"'c' || {_skewed(17, contents)}",
         "genre": genre,
-        "started_at": _timestamp_sql(base_day, secs, fmt),
+        "started_at": _timestamp_sql(event.base_day, secs, event.fmt),
         "watch_duration_s": f"CAST({watch} AS VARCHAR)",
         "content_duration_s": (
             f"CASE WHEN {_u(18)} < 0.1 THEN NULL ELSE CAST({content_dur} AS VARCHAR) END"
@@ -170,35 +195,22 @@ def _view_fields(cfg: GeneratorConfig, day: int) -> dict[str, str]:
 
 
 def _interaction_fields(cfg: GeneratorConfig, day: int) -> dict[str, str]:
-    users = cfg.users or max(10, cfg.views_per_day)
-    contents = cfg.contents or max(5, cfg.views_per_day // 20)
-    late_days = (
-        f"(CASE WHEN {_u(3)} < {cfg.late_rate} AND {day} > 0 THEN 1 + {_h(4, 5)} ELSE 0 END)"
-    )
-    resend = f"({_u(5)} < {cfg.resend_rate} AND {day} > 0)"
-    dup = f"({_u(6)} < {cfg.dup_rate} AND i > 0)"
-    prev_day = f"greatest({day} - 1 - {_h(7, 3)}, 0)"
-    iid = (
-        f"CASE WHEN {resend} THEN 'i' || {prev_day} || '-' "
-        f"|| {_h(8, max(cfg.interactions_per_day, 1))} "
-        f"WHEN {dup} THEN 'i{day}-' || (i - 1) ELSE 'i{day}-' || i END"
-    )
+    event = _event(cfg, day, "i", cfg.interactions_per_day)
+    users, contents = event.users, event.contents
     types = (
         "['like', 'share', 'comment']"
         if cfg.clean
         else "['like', 'share', 'comment', 'Like', 'SHARE', 'Comment', 'like']"
     )
     n_types = 3 if cfg.clean else 7
-    base_day = f"(DATE '{cfg.start_date.isoformat()}' + {day} - {late_days})"
-    fmt = "0" if cfg.clean else _h(12, 4)
     return {
-        "interaction_id": iid,
+        "interaction_id": event.event_id,
         # A wider user pool than the viewers': some users only ever interact.
         "user_id": f"'u' || {_skewed(16, users + users // 2)}",
         "content_id": f"'c' || {_skewed(17, contents)}",
         "interaction_type": f"{types}[1 + {_h(21, n_types)}]",
         "platform": f"['ios', 'android', 'web', NULL][1 + {_h(22, 4)}]",
-        "created_at": _timestamp_sql(base_day, _h(11, 86400), fmt),
+        "created_at": _timestamp_sql(event.base_day, _h(11, 86400), event.fmt),
     }
 
 
