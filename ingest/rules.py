@@ -88,7 +88,11 @@ def _blank(v: str) -> str:
 
 
 def _not_blank(v: str) -> str:
-    """SQL boolean: ``NOT _blank(v)``, never NULL, and as cheap for most values."""
+    """SQL boolean: ``NOT _blank(v)``, never NULL, and as cheap for most values.
+
+    Written out rather than as ``NOT`` of :func:`_blank`: DuckDB evaluates the operand of
+    ``NOT`` on every row, so the regular expression would run on every value again.
+    """
     return (
         f"({v} IS NOT NULL AND ({v} >= {quote_literal(NON_BLANK_FLOOR)} "
         f"OR NOT regexp_full_match({v}, {quote_literal(BLANK_PATTERN)})))"
