@@ -151,6 +151,8 @@ def _spans_from_terminators(
 def record_spans_exact(path: Path) -> RecordSpans:
     """Slow, exact record boundaries using Python's :mod:`csv` state machine."""
     data = path.read_bytes()
+    # The csv module refuses fields over 128 KiB by default; no field is longer than the file.
+    csv.field_size_limit(max(csv.field_size_limit(), len(data)))
     offsets = [0]  # offsets[k] = byte offset where physical line k+1 starts
 
     def physical_lines():

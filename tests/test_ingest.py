@@ -231,6 +231,22 @@ def test_every_reject_kind_with_line_numbers_and_text(settings: Settings, tmp_pa
     assert audit == [(13, 2, 11)]
 
 
+def test_rejected_record_text_is_kept_exactly(settings: Settings, tmp_path: Path) -> None:
+    # Quotes, apostrophes, backslashes, a NUL, non-ASCII text and a record over 16 MB
+    # (the JSON reader's default object limit) all reach the rejected table unchanged.
+    odd = 'v2,u1,c1,"It\'s ""odd"" \\ caf\u00e9 \U0001f600 \x00 end",2026-11-25T08:15:30Z,ten,,,'
+    huge = f"v3,u1,c1,{'x' * (17 << 20)},2026-11-25T08:15:30Z,-1,,,"
+    body = "\n".join([VIEW_HEADER, GOOD_VIEW, odd, huge]) + "\n"
+    r = ingest_file(settings, "viewing_logs", write(tmp_path, "viewing_logs", body))
+    assert (r.rows_in_file, r.rows_loaded, r.rows_rejected) == (3, 1, 2)
+    got = rows(
+        settings, "SELECT line_number, line_text, reason FROM raw.viewing_logs_rejected ORDER BY 1"
+    )
+    assert [(n, text) for n, text, _ in got] == [(3, odd), (4, huge)]
+    assert "'ten' is not an integer" in got[0][2]
+    assert "is negative" in got[1][2]
+
+
 def test_bad_interaction_type_rejected(settings: Settings, tmp_path: Path) -> None:
     body = (
         SOCIAL_HEADER
