@@ -90,6 +90,10 @@ REJECTED_COLUMNS: tuple[Column, ...] = (
     Column("reason", "string", description="Why the row was not loaded."),
     Column("line_text", "string", description="The record exactly as it appears in the file."),
 )
+#: The part of a rejected row that comes from the file (the rest is the load's lineage).
+REJECT_RECORD_COLUMNS: tuple[Column, ...] = tuple(
+    c for c in REJECTED_COLUMNS if c.name in ("line_number", "reason", "line_text")
+)
 
 #: Columns of ``raw.load_audit``: one row per file load.
 AUDIT_COLUMNS: tuple[Column, ...] = (

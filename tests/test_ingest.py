@@ -247,6 +247,27 @@ def test_rejected_record_text_is_kept_exactly(settings: Settings, tmp_path: Path
     assert "is negative" in got[1][2]
 
 
+def test_loading_rejects_does_not_import_pandas(settings: Settings, tmp_path: Path) -> None:
+    # Binding query parameters makes DuckDB's Python client import pandas (0.4 s warm,
+    # seconds cold) in every nightly run that has a bad row; the loader binds none.
+    path = write(tmp_path, "viewing_logs", REJECT_BODY)
+    code = textwrap.dedent(
+        f"""
+        import sys
+        from ingest import ingest_file
+        from ingest.settings import Settings
+        r = ingest_file(Settings(target="ci", duckdb_path={str(settings.duckdb_path)!r}),
+                        "viewing_logs", {str(path)!r})
+        assert r.rows_rejected == 11, r
+        print("pandas" in sys.modules)
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, check=True
+    )
+    assert proc.stdout.strip() == "False"
+
+
 def test_bad_interaction_type_rejected(settings: Settings, tmp_path: Path) -> None:
     body = (
         SOCIAL_HEADER

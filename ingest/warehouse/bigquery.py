@@ -34,6 +34,7 @@ from ingest.schemas import (
     AUDIT_COLUMNS,
     AUDIT_TABLE,
     LINEAGE_COLUMNS,
+    REJECT_RECORD_COLUMNS,
     REJECTED_COLUMNS,
     TABLES,
     Column,
@@ -79,9 +80,7 @@ def staged_columns(schema: TableSchema) -> tuple[Column, ...]:
 
 
 #: Columns of a staged rejected-rows table (file lineage is added on insert).
-STAGED_REJECT_COLUMNS: tuple[Column, ...] = tuple(
-    c for c in REJECTED_COLUMNS if c.name in ("line_number", "reason", "line_text")
-)
+STAGED_REJECT_COLUMNS = REJECT_RECORD_COLUMNS
 
 
 def bq_string(value: str) -> str:
@@ -236,17 +235,9 @@ class BigQueryWarehouse:
         )
 
     def _write_rejects(self, batch: ValidatedFile, path: Path) -> None:
-        lines, reasons, texts = batch.rejects_columns()
-        name = "nj_bq_rejects"
-        self.con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT unnest($1::BIGINT[]) AS line_number, "
-            "unnest($2::VARCHAR[]) AS reason, unnest($3::VARCHAR[]) AS line_text",
-            [lines, reasons, texts],
+        self._copy_parquet(
+            f"SELECT * FROM {batch.rejects_relation()}", path
         )
-        try:
-            self._copy_parquet(f"SELECT * FROM temp.{name}", path)
-        finally:
-            self.con.execute(f"DROP TABLE IF EXISTS temp.{name}")
 
     def _load_parquet(self, path: Path, name: str, columns: tuple[Column, ...]) -> int:
         """Load a Parquet file into the staging table ``name`` (overwritten); rows written."""

@@ -90,11 +90,9 @@ class DuckDBWarehouse:
             ).fetchone()[0]  # type: ignore[index]
             rejected = 0
             if batch.rejects:
-                lines, reasons, texts = batch.rejects_columns()
                 rejected = con.execute(
                     f"INSERT INTO {rej} SELECT {source_file}, {file_date}, {loaded_at}, "
-                    "unnest($1::BIGINT[]), unnest($2::VARCHAR[]), unnest($3::VARCHAR[])",
-                    [lines, reasons, texts],
+                    f"line_number, reason, line_text FROM {batch.rejects_relation()}"
                 ).fetchone()[0]  # type: ignore[index]
             counts = check_reconciliation(batch, int(loaded), int(rejected))
             audit_row = (
