@@ -59,13 +59,13 @@ def read_header(path: Path) -> Header:
             f"{path}: line 1 (header) is not valid UTF-8 ({exc.reason} at byte {exc.start}); "
             "save the file as UTF-8 and load it again"
         ) from None
-    rows = list(csv.reader(io.StringIO(text, newline="")))
-    if not rows or not any(c.strip() for c in rows[0]):
+    fields = parse_record(text)
+    if not any(c.strip() for c in fields):
         raise IngestError(
             f"{path}: line 1 must be a header row naming the columns, but it is empty; "
             "add the header and load the file again"
         )
-    columns = tuple(c.strip() for c in rows[0])
+    columns = tuple(c.strip() for c in fields)
     seen: set[str] = set()
     dupes = sorted({c for c in columns if c in seen or seen.add(c)})  # type: ignore[func-returns-value]
     if dupes:
@@ -74,6 +74,17 @@ def read_header(path: Path) -> Header:
             "keep one of each and load the file again"
         )
     return Header(columns=columns, has_bom=has_bom)
+
+
+def allow_fields_up_to(size: int) -> None:
+    """Let the :mod:`csv` module read fields up to ``size`` characters (default 128 KiB)."""
+    csv.field_size_limit(max(csv.field_size_limit(), size))
+
+
+def parse_record(text: str) -> list[str]:
+    """The fields of one CSV record (RFC 4180 quoting, any field length); [] for no record."""
+    allow_fields_up_to(len(text))
+    return next(csv.reader(io.StringIO(text, newline="")), [])
 
 
 def _first_terminator(buf: bytes) -> int | None:
@@ -151,8 +162,7 @@ def _spans_from_terminators(
 def record_spans_exact(path: Path) -> RecordSpans:
     """Slow, exact record boundaries using Python's :mod:`csv` state machine."""
     data = path.read_bytes()
-    # The csv module refuses fields over 128 KiB by default; no field is longer than the file.
-    csv.field_size_limit(max(csv.field_size_limit(), len(data)))
+    allow_fields_up_to(len(data))
     offsets = [0]  # offsets[k] = byte offset where physical line k+1 starts
 
     def physical_lines():

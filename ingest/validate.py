@@ -17,8 +17,6 @@ breaks (it cannot pad missing fields there); those are read again in a single th
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 import tempfile
@@ -288,7 +286,7 @@ def _structural_reason(msg: str, text: str, n_columns: int) -> str:
     if "INVALID ENCODING" in msg or "INVALID UNICODE" in msg:
         return "record is not valid UTF-8"
     if "MISSING COLUMNS" in msg or "TOO MANY COLUMNS" in msg:
-        fields = next(csv.reader(io.StringIO(text, newline="")), [])
+        fields = csvfile.parse_record(text)
         return (
             f"wrong number of fields: {len(fields)} instead of {n_columns} "
             "(the header's column count)"

@@ -247,6 +247,21 @@ def test_rejected_record_text_is_kept_exactly(settings: Settings, tmp_path: Path
     assert "is negative" in got[1][2]
 
 
+def test_wrong_field_count_with_a_long_field_on_the_large_file_path(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Files over EXACT_SPANS_MAX_BYTES find record boundaries without the csv module; the
+    # reason for a wrong field count still parses the record, whatever its field length.
+    monkeypatch.setattr("ingest.validate.EXACT_SPANS_MAX_BYTES", 0)
+    long_row = f"v2,u1,c1,{'y' * (200 << 10)},2026-11-25T08:15:30Z,1,,,,"
+    body = "\n".join([VIEW_HEADER, GOOD_VIEW, long_row]) + "\n"
+    r = ingest_file(settings, "viewing_logs", write(tmp_path, "viewing_logs", body))
+    assert (r.rows_in_file, r.rows_loaded, r.rows_rejected) == (2, 1, 1)
+    assert rows(settings, "SELECT line_number, reason FROM raw.viewing_logs_rejected") == [
+        (3, "wrong number of fields: 10 instead of 9 (the header's column count)")
+    ]
+
+
 def test_loading_rejects_does_not_import_pandas(settings: Settings, tmp_path: Path) -> None:
     # Binding query parameters makes DuckDB's Python client import pandas (0.4 s warm,
     # seconds cold) in every nightly run that has a bad row; the loader binds none.
