@@ -235,9 +235,7 @@ class BigQueryWarehouse:
         )
 
     def _write_rejects(self, batch: ValidatedFile, path: Path) -> None:
-        self._copy_parquet(
-            f"SELECT * FROM {batch.rejects_relation()}", path
-        )
+        self._copy_parquet(f"SELECT * FROM {batch.rejects_relation()}", path)
 
     def _load_parquet(self, path: Path, name: str, columns: tuple[Column, ...]) -> int:
         """Load a Parquet file into the staging table ``name`` (overwritten); rows written."""
