@@ -13,7 +13,7 @@ import math
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,8 @@ PADDING = " \t"
 INTEGER = re.compile(r"[+-]?[0-9]+")
 #: a timestamp is an ISO 8601 date and time (extended format; a date alone is not one).
 TIMESTAMP_SHAPE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}")
+#: ISO 8601's end of day, 24:00 (seconds and fraction zero), is the next midnight.
+END_OF_DAY = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2}[T ])24:00(:00([.,]0+)?)?(?![0-9:.,])")
 
 
 class DbtFailed(AssertionError):
@@ -130,10 +132,17 @@ def assert_marts_equal(actual: dict, expected: dict, label: str) -> None:
 def _parse_timestamp(value: str) -> datetime | None:
     if not TIMESTAMP_SHAPE.match(value):
         return None
+    if value.endswith("z"):  # UTC designator, either case
+        value = value[:-1] + "Z"
+    end_of_day = END_OF_DAY.match(value)
+    if end_of_day:
+        value = end_of_day.group(1) + "00:00" + value[end_of_day.end() :]
     try:
         ts = datetime.fromisoformat(value)
     except ValueError:
         return None
+    if end_of_day:
+        ts += timedelta(days=1)
     if ts.tzinfo is None:
         ts = ts.replace(tzinfo=UTC)
     return ts.astimezone(UTC)
