@@ -52,6 +52,12 @@ def read_header(path: Path) -> Header:
             head += more
     has_bom = head.startswith(BOM)
     raw = head[len(BOM) if has_bom else 0 : end]
+    if b"\r" in raw:
+        raise IngestError(
+            f"{path}: line 1 (header) has a carriage return (CR) that does not end a CRLF "
+            "line: the file probably uses CR-only (classic Mac) line endings. Save it with LF "
+            "or CRLF line endings and load it again"
+        )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -145,6 +151,31 @@ def record_spans(path: Path) -> RecordSpans:
         finally:
             del buf
     return RecordSpans(start=start, end=end, line=line.astype(np.int64))
+
+
+def find_stray_cr(path: Path) -> int | None:
+    """The line of the first carriage return that is outside quotes and not followed by a
+    line feed (RFC 4180 allows a CR only in a quoted field or before LF), or None.
+
+    Quote parity decides what is outside quotes, as in :func:`record_spans`: exact for
+    RFC 4180 files, a best guess for the broken file this is used to diagnose.
+    """
+    if path.stat().st_size == 0:
+        return None
+    with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        buf = np.frombuffer(mm, dtype=np.uint8)
+        try:
+            crs = np.flatnonzero(buf == _CR)
+            after = buf[np.minimum(crs + 1, len(buf) - 1)]
+            crs = crs[(after != _LF) | (crs + 1 == len(buf))]
+            quotes = np.flatnonzero(buf == _QUOTE)
+            crs = crs[(np.searchsorted(quotes, crs) & 1) == 0]
+            if not len(crs):
+                return None
+            lfs = np.flatnonzero(buf[: int(crs[0])] == _LF)
+            return len(lfs) + 1
+        finally:
+            del buf
 
 
 def _spans_from_terminators(

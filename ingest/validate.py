@@ -182,6 +182,13 @@ def validate_file(con: duckdb.DuckDBPyConnection, schema: TableSchema, path: Pat
                     log.info("%s: quoted line breaks; reading the file in a single thread", path)
                     parallel = False
                     continue
+                stray_cr = csvfile.find_stray_cr(path)
+                if stray_cr is not None:
+                    raise IngestError(
+                        f"{path}: line {stray_cr}: a carriage return (CR) outside quotes that "
+                        "does not end the line; quote the field that holds it (RFC 4180) or "
+                        "remove it, and load the file again"
+                    ) from exc
                 raise IngestError(
                     f"{path}: could not be parsed as CSV ({exc}); fix the file (RFC 4180 "
                     "quoting, UTF-8) and load it again"

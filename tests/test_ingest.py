@@ -154,6 +154,33 @@ def test_missing_required_column_refuses_file_and_leaves_warehouse_unchanged(
     assert snapshot(settings) == before
 
 
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        pytest.param(
+            "\r".join([VIEW_HEADER, GOOD_VIEW, GOOD_VIEW.replace("100", "x"), ""]),
+            r"line 1 \(header\) has a carriage return .* CR-only",
+            id="cr-only-line-endings",
+        ),
+        pytest.param(
+            "\n".join([VIEW_HEADER, GOOD_VIEW, GOOD_VIEW.replace("drama", "dra\rma"), ""]),
+            r"line 3: a carriage return \(CR\) outside quotes",
+            id="cr-in-an-unquoted-field",
+        ),
+    ],
+)
+def test_stray_carriage_return_refuses_file_naming_the_line(
+    settings: Settings, tmp_path: Path, body: str, message: str
+) -> None:
+    ingest_file(settings, "viewing_logs", write(tmp_path, "viewing_logs", VIEW_HEADER + "\n"))
+    before = snapshot(settings)
+    bad = write(tmp_path, "viewing_logs", body)
+    with pytest.raises(IngestError, match=message) as exc:
+        ingest_file(settings, "viewing_logs", bad)
+    assert str(bad) in str(exc.value) and str(exc.value).endswith("again")
+    assert snapshot(settings) == before
+
+
 def test_missing_column_cli_exits_non_zero(settings: Settings, tmp_path: Path) -> None:
     bad = write(tmp_path, "viewing_logs", "view_id,user_id\nv1,u1\n")
     proc = subprocess.run(
