@@ -130,7 +130,12 @@ def validate_file(con: duckdb.DuckDBPyConnection, schema: TableSchema, path: Pat
     """Parse ``path`` against ``schema`` in ``con``; raise before any write if refused."""
     header = check_header(schema, path)
     known = set(schema.column_names)
-    extra = tuple(c for c in header.columns if c not in known)
+    # An unnamed column (a trailing comma in the header, say) is reported by position.
+    extra = tuple(
+        c or f"(unnamed column {i})"
+        for i, c in enumerate(header.columns, start=1)
+        if c not in known
+    )
     if extra:
         log.warning("%s: ignoring unknown column(s) %s", path, ", ".join(extra))
 

@@ -136,6 +136,16 @@ def test_columns_any_order_extra_columns_reported(settings: Settings, tmp_path: 
     ]
 
 
+def test_trailing_comma_in_header_is_an_unnamed_extra_column(
+    settings: Settings, tmp_path: Path
+) -> None:
+    body = f"{VIEW_HEADER},\n{GOOD_VIEW},\n{GOOD_VIEW.replace('v1', 'v2')},ignored\n"
+    r = ingest_file(settings, "viewing_logs", write(tmp_path, "viewing_logs", body))
+    assert (r.rows_in_file, r.rows_loaded, r.rows_rejected) == (2, 2, 0)
+    assert r.extra_columns == ("(unnamed column 10)",)
+    assert rows(settings, "SELECT extra_columns FROM raw.load_audit") == [("(unnamed column 10)",)]
+
+
 def test_missing_required_column_refuses_file_and_leaves_warehouse_unchanged(
     settings: Settings, tmp_path: Path
 ) -> None:
