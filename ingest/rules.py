@@ -29,9 +29,11 @@ BLANK = " \t\r\n"
 BLANK_PATTERN = "[ \t\r\n]*"
 INT_PATTERN = r"^[ \t]*[+-]?[0-9]+[ \t]*$"
 #: ISO 8601 date-time with seconds optional, fraction optional and offset optional (UTC).
+#: DuckDB's cast checks the date and time fields but takes any two-digit offset (``+99:99``),
+#: so the offset's range (under 24 hours) is checked here.
 TIMESTAMP_PATTERN = (
     r"^[ \t]*[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?"
-    r"([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)?[ \t]*$"
+    r"([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?[ \t]*$"
 )
 
 #: A string with a character other than a digit. A value that parses as an integer and

@@ -35,8 +35,12 @@ BLANK = " \t\r\n"
 PADDING = " \t"
 #: an integer is ASCII digits with an optional sign;
 INTEGER = re.compile(r"[+-]?[0-9]+")
-#: a timestamp is an ISO 8601 date and time (extended format; a date alone is not one).
-TIMESTAMP_SHAPE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}")
+#: a timestamp is an ISO 8601 date and time in the extended format (a date alone is not
+#: one), with optional seconds, fraction and UTC offset (under 24 hours), nothing between.
+TIMESTAMP_SHAPE = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?"
+    r"([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?"
+)
 #: ISO 8601's end of day, 24:00 (seconds and fraction zero), is the next midnight.
 END_OF_DAY = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2}[T ])24:00(:00([.,]0+)?)?(?![0-9:.,])")
 
@@ -130,7 +134,7 @@ def assert_marts_equal(actual: dict, expected: dict, label: str) -> None:
 
 
 def _parse_timestamp(value: str) -> datetime | None:
-    if not TIMESTAMP_SHAPE.match(value):
+    if not TIMESTAMP_SHAPE.fullmatch(value):
         return None
     if value.endswith("z"):  # UTC designator, either case
         value = value[:-1] + "Z"

@@ -96,6 +96,12 @@ def test_bom_crlf_quoting_and_multiline_fields(settings: Settings, tmp_path: Pat
         ("20261125T081530Z", None),
         ("2026-11-25", None),
         ("2026-11-25T08Z", None),
+        ("2026-11-25T08:15:30+23:59", "2026-11-24 08:16:30.000"),
+        ("2026-11-25T08:15:30+24:00", None),
+        ("2026-11-25T08:15:30-05:60", None),
+        ("2026-11-25T08:15:30+99:99", None),
+        ("2026-11-25T08:15:30 +01:00", None),
+        ("2026-11-25T08:15:30.Z", None),
     ],
 )
 def test_iso_8601_spellings(settings: Settings, tmp_path: Path, spelling: str, utc: str) -> None:

@@ -31,6 +31,8 @@ TIMESTAMPS = [
     "2026-11-25T08:15Z",
     " 2026-11-25T08:15:30Z",
     "2026-11-25T08:15:30Z\t",
+    "2026-11-25T08:15:30+23:59",
+    "2026-11-25T08:15:30-00:00",
 ]
 NOT_TIMESTAMPS = [
     "2026-11-25",
@@ -44,6 +46,11 @@ NOT_TIMESTAMPS = [
     "+2026-11-25T08:15:30Z",
     "2026-11-25T08:15:30 Europe/Paris",
     "infinity",
+    "2026-11-25T08:15:30+24:00",
+    "2026-11-25T08:15:30+2400",
+    "2026-11-25T08:15:30+05:60",
+    "2026-11-25T08:15:30+99:99",
+    "2026-11-25T08:15:30.Z",
 ]
 VALUES = BLANKS + NOT_BLANK + INTEGERS + NOT_INTEGERS + TIMESTAMPS + NOT_TIMESTAMPS
 VALUES += ["like", "LIKE", " Share ", "comment", "likes", "like\x00"]
@@ -79,6 +86,27 @@ def test_ok_is_true_exactly_when_there_is_no_violation(
     # Both verdicts occur for every checked column, so the comparison is not vacuous.
     if rules.ok(col, "v", helper) != "true":
         assert {bool(ok) for _, ok, _ in got} == {True, False}
+
+
+@pytest.mark.parametrize(
+    ("col", "good", "bad"),
+    [
+        (Column("n", "int64", required=True), INTEGERS, NOT_INTEGERS),
+        (Column("t", "timestamp", required=True), TIMESTAMPS, NOT_TIMESTAMPS),
+    ],
+    ids=["integer", "timestamp"],
+)
+def test_ok_accepts_the_contracts_spellings_and_refuses_the_others(
+    con: duckdb.DuckDBPyConnection, col: Column, good: list[str], bad: list[str]
+) -> None:
+    p = rules.parsed(col, "v")
+    got = dict(
+        con.execute(
+            f"SELECT v, {rules.ok(col, 'v', 'p')} FROM (SELECT v, {p} AS p FROM v)"
+        ).fetchall()
+    )
+    assert [v for v in good if not got[v]] == []
+    assert [v for v in bad if got[v]] == []
 
 
 def test_blank_fast_path_matches_the_definition(con: duckdb.DuckDBPyConnection) -> None:
