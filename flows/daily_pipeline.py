@@ -27,7 +27,7 @@ from flows.dashboard_step import run_dashboard_step
 from flows.dbt_build import DbtBuildError, DbtBuildResult, raise_for_failure, run_dbt_build
 from flows.retry import RETRIES, RETRY_DELAYS_S, retry_on_transient
 from flows.summary import FileLoad, PipelineSummary, render_markdown
-from ingest import IngestError, check_header, expected_path, ingest_date
+from ingest import HeaderError, IngestError, check_header, expected_path, ingest_date
 from ingest.schemas import TABLES as TABLES_BY_NAME
 from ingest.settings import DBT_PROJECT_DIR, TARGETS, Settings
 from ingest.sources import local_drops
@@ -71,7 +71,8 @@ def check_headers(source_dir: str | Path, dates: Sequence[date]) -> int:
 
     Every file of every date is checked up front (headers only, cheap), so a bad file in a
     backfill or in the second table of a day leaves the warehouse exactly as it was.
-    Returns the number of files checked. Raises :class:`ingest.MissingColumnError`.
+    Returns the number of files checked. Raises :class:`ingest.HeaderError` (of which
+    :class:`ingest.MissingColumnError` is one kind).
     """
     checked = 0
     for day in dates:
@@ -306,7 +307,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         step = "ingest" if isinstance(exc, IngestError) else "the pipeline"
         print(f"\nPIPELINE FAILED in {step}.\n{type(exc).__name__}: {exc}", file=sys.stderr)
-        if step == "ingest":
+        if isinstance(exc, HeaderError):
+            print(
+                "Nothing was loaded: every file's header is checked before any file is "
+                "loaded. Fix the file named above and re-run the same command.",
+                file=sys.stderr,
+            )
+        elif step == "ingest":
             print(
                 "Files loaded before this one are kept (each file load is atomic); fix the file "
                 "named above and re-run the same command.",

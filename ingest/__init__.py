@@ -1,6 +1,7 @@
 """Load the daily CSV drops into the warehouse's ``raw`` schema."""
 
 from ingest.load import (
+    HeaderError,
     IngestError,
     LoadResult,
     MissingColumnError,
@@ -11,6 +12,7 @@ from ingest.load import (
 from ingest.validate import check_header
 
 __all__ = [
+    "HeaderError",
     "IngestError",
     "LoadResult",
     "MissingColumnError",

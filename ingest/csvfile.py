@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.errors import IngestError
+from ingest.errors import HeaderError
 
 BOM = codecs.BOM_UTF8
 _QUOTE = ord('"')
@@ -36,7 +36,7 @@ class Header:
 def read_header(path: Path) -> Header:
     """Parse the first record of ``path`` as the header.
 
-    Raises :class:`IngestError` when the file is empty, the header is blank, not UTF-8 or
+    Raises :class:`HeaderError` when the file is empty, the header is blank, not UTF-8 or
     has a column name twice.
     """
     with path.open("rb") as f:
@@ -53,7 +53,7 @@ def read_header(path: Path) -> Header:
     has_bom = head.startswith(BOM)
     raw = head[len(BOM) if has_bom else 0 : end]
     if b"\r" in raw:
-        raise IngestError(
+        raise HeaderError(
             f"{path}: line 1 (header) has a carriage return (CR) that does not end a CRLF "
             "line: the file probably uses CR-only (classic Mac) line endings. Save it with LF "
             "or CRLF line endings and load it again"
@@ -61,13 +61,13 @@ def read_header(path: Path) -> Header:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise IngestError(
+        raise HeaderError(
             f"{path}: line 1 (header) is not valid UTF-8 ({exc.reason} at byte {exc.start}); "
             "save the file as UTF-8 and load it again"
         ) from None
     fields = parse_record(text)
     if not any(c.strip() for c in fields):
-        raise IngestError(
+        raise HeaderError(
             f"{path}: line 1 must be a header row naming the columns, but it is empty; "
             "add the header and load the file again"
         )
@@ -75,7 +75,7 @@ def read_header(path: Path) -> Header:
     seen: set[str] = set()
     dupes = sorted({c for c in columns if c in seen or seen.add(c)})  # type: ignore[func-returns-value]
     if dupes:
-        raise IngestError(
+        raise HeaderError(
             f"{path}: line 1 (header) names column(s) {', '.join(dupes)} more than once; "
             "keep one of each and load the file again"
         )

@@ -7,7 +7,11 @@ class IngestError(Exception):
     """A whole file was refused (or the load failed); the warehouse was left unchanged."""
 
 
-class MissingColumnError(IngestError):
+class HeaderError(IngestError):
+    """The file's header refuses it: checked before any row of any file is read."""
+
+
+class MissingColumnError(HeaderError):
     """The header lacks one or more required columns."""
 
     def __init__(self, path: object, table: str, missing: tuple[str, ...], found: tuple[str, ...]):

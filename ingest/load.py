@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from ingest.errors import IngestError, MissingColumnError
+from ingest.errors import HeaderError, IngestError, MissingColumnError
 from ingest.schemas import TABLES
 from ingest.settings import Settings
 from ingest.validate import validate_file
@@ -19,6 +19,7 @@ from ingest.warehouse import SliceMeta, Warehouse, get_warehouse
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "HeaderError",
     "IngestError",
     "LoadResult",
     "MissingColumnError",

@@ -133,6 +133,7 @@ def test_missing_required_column_stops_before_loading_and_names_file_and_column(
     assert str(bad) in err
     assert "user_id" in err
     assert "line 1" in err
+    assert "Nothing was loaded" in err and "Files loaded before" not in err
     assert _snapshot(duckdb_path) == before
 
 
