@@ -47,6 +47,12 @@ TIMESTAMP_COMMON_GLOB = f"{_D * 4}-{_D * 2}-{_D * 2}[T ]{_D * 2}:{_D * 2}:{_D * 
 
 SQL_TYPES = {"string": "VARCHAR", "int64": "BIGINT", "timestamp": "TIMESTAMPTZ", "date": "DATE"}
 
+#: The instants both warehouses can store (BigQuery's TIMESTAMP range, in UTC). DuckDB's
+#: reaches further (year 0000, BC dates), so a value outside is rejected on every target.
+TIMESTAMP_MIN = "0001-01-01 00:00:00+00"
+TIMESTAMP_MAX = "9999-12-31 23:59:59.999999+00"
+_IN_RANGE = f"BETWEEN TIMESTAMPTZ '{TIMESTAMP_MIN}' AND TIMESTAMPTZ '{TIMESTAMP_MAX}'"
+
 
 def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
@@ -161,6 +167,7 @@ def _format_ok(col: Column, v: str, p: str | None) -> str:
             f"{p} IS NOT NULL",
             f"({v} GLOB {quote_literal(TIMESTAMP_COMMON_GLOB)} "
             f"OR regexp_full_match({v}, {quote_literal(TIMESTAMP_PATTERN)}))",
+            f"{p} {_IN_RANGE}",
         ]
     elif col.type == "date":
         checks.append(f"{p} IS NOT NULL")
@@ -214,6 +221,10 @@ def violation(col: Column, v: str, p: str | None) -> str:
             f"WHEN {p} IS NULL OR NOT regexp_full_match({v}, {quote_literal(TIMESTAMP_PATTERN)}) "
             f"THEN {quote_literal(name + ': ')} || {_shown(v)} "
             "|| ' is not an ISO 8601 timestamp (e.g. 2026-11-25T08:15:30Z)'"
+        )
+        checks.append(
+            f"WHEN NOT {p} {_IN_RANGE} THEN {quote_literal(name + ': ')} || {_shown(v)} "
+            "|| ' is outside 0001-01-01 to 9999-12-31 UTC'"
         )
     elif col.type == "date":
         checks.append(

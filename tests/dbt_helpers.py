@@ -149,7 +149,10 @@ def _parse_timestamp(value: str) -> datetime | None:
         ts += timedelta(days=1)
     if ts.tzinfo is None:
         ts = ts.replace(tzinfo=UTC)
-    return ts.astimezone(UTC)
+    try:
+        return ts.astimezone(UTC)
+    except OverflowError:  # outside years 1-9999 once in UTC
+        return None
 
 
 def _parse_row(schema: TableSchema, header: list[str], fields: list[str]) -> dict | None:

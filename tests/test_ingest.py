@@ -102,6 +102,7 @@ def test_bom_crlf_quoting_and_multiline_fields(settings: Settings, tmp_path: Pat
         ("2026-11-25T08:15:30+99:99", None),
         ("2026-11-25T08:15:30 +01:00", None),
         ("2026-11-25T08:15:30.Z", None),
+        ("0001-01-01T00:00:00Z", "0001-01-01 00:00:00.000"),
     ],
 )
 def test_iso_8601_spellings(settings: Settings, tmp_path: Path, spelling: str, utc: str) -> None:
@@ -119,6 +120,19 @@ def test_iso_8601_spellings(settings: Settings, tmp_path: Path, spelling: str, u
     else:
         assert (r.rows_loaded, r.rows_rejected) == (1, 0)
         assert got == [(utc,)]
+
+
+@pytest.mark.parametrize("spelling", ["0000-12-31T23:59:59Z", "9999-12-31T23:30:00-01:00"])
+def test_timestamp_outside_what_both_warehouses_store_is_rejected(
+    settings: Settings, tmp_path: Path, spelling: str
+) -> None:
+    # DuckDB stores year 0 and year 10000; BigQuery does not: the row is rejected everywhere.
+    body = f"{VIEW_HEADER}\n{GOOD_VIEW}\nv2,u1,c1,drama,{spelling},100,200,tv,DE\n"
+    r = ingest_file(settings, "viewing_logs", write(tmp_path, "viewing_logs", body))
+    assert (r.rows_loaded, r.rows_rejected) == (1, 1)
+    assert rows(settings, "SELECT line_number, reason FROM raw.viewing_logs_rejected") == [
+        (3, f"started_at: '{spelling}' is outside 0001-01-01 to 9999-12-31 UTC")
+    ]
 
 
 def test_columns_any_order_extra_columns_reported(settings: Settings, tmp_path: Path) -> None:
