@@ -233,11 +233,8 @@ def record_spans_exact(path: Path) -> RecordSpans:
     )
 
 
-def read_span(path: Path, start: int, end: int, has_bom: bool = False) -> str:
-    """The text of one record (invalid UTF-8 bytes replaced by U+FFFD)."""
-    with path.open("rb") as f:
-        f.seek(start)
-        raw = f.read(end - start)
+def span_text(data: bytes | mmap.mmap, start: int, end: int, has_bom: bool = False) -> str:
+    """The text of one record of a file's ``data`` (invalid UTF-8 bytes become U+FFFD)."""
     if start == 0 and has_bom:
-        raw = raw[len(BOM) :]
-    return raw.decode("utf-8", errors="replace")
+        start = len(BOM)
+    return data[start:end].decode("utf-8", errors="replace")
