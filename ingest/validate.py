@@ -22,6 +22,7 @@ import logging
 import mmap
 import tempfile
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,13 +48,8 @@ FIELDS = "wrong number of fields"
 SERIAL_ONLY_MESSAGE = "does not support null_padding in conjunction with quoted new lines"
 #: Column of the temporary table holding a row's reject reason (NULL: the row is valid).
 REASON = "nj_reject_reason"
-
-
-@dataclass
-class Reject:
-    line_number: int
-    reason: str
-    line_text: str
+#: Rule rejects read from DuckDB at a time while their text is looked up.
+REJECT_BATCH_ROWS = 10_000
 
 
 @dataclass
@@ -67,47 +63,12 @@ class ValidatedFile:
     extra_columns: tuple[str, ...]
     rows_in_file: int
     rows_valid: int
-    rejects: list[Reject]
+    rows_rejected: int
     valid_sql: str
+    #: Temporary table of the rejects (``line_number``, ``reason``, ``line_text``), or
+    #: None when there are none.
+    rejects_table: str | None
     _temp_tables: list[str] = field(default_factory=list)
-
-    @property
-    def rows_rejected(self) -> int:
-        return len(self.rejects)
-
-    def rejects_relation(self) -> str:
-        """A temporary table of the rejects (``line_number``, ``reason``, ``line_text``).
-
-        Written as newline-delimited JSON and read back, rather than bound as query
-        parameters: binding any parameter makes DuckDB's Python client import pandas
-        (about 0.4 s warm, seconds cold), and literal ``VALUES`` grow slow past a few
-        thousand rows. Dropped with the other temporary tables.
-        """
-        name = f"nj_rejects_{uuid.uuid4().hex[:12]}"
-        names = [c.name for c in REJECT_RECORD_COLUMNS]
-        columns = ", ".join(
-            f"{rules.quote_literal(c.name)}: {rules.quote_literal(rules.SQL_TYPES[c.type])}"
-            for c in REJECT_RECORD_COLUMNS
-        )
-        with tempfile.TemporaryDirectory(prefix="nj-rejects-") as tmp:
-            path = Path(tmp) / "rejects.ndjson"
-            longest = 0
-            with path.open("w", encoding="utf-8") as f:
-                for r in self.rejects:
-                    # Formatted by hand, three times faster than dumping a dict per row.
-                    line = (
-                        f'{{"line_number": {int(r.line_number)}, "reason": {json.dumps(r.reason)}, '
-                        f'"line_text": {json.dumps(r.line_text)}}}\n'
-                    )
-                    longest = max(longest, len(line))
-                    f.write(line)
-            self._temp_tables.append(name)
-            self.con.execute(
-                f"CREATE TEMP TABLE {name} AS SELECT {', '.join(names)} FROM read_json("
-                f"{rules.quote_literal(str(path))}, format = 'newline_delimited', "
-                f"columns = {{{columns}}}, maximum_object_size = {max(longest, 1 << 24)})"
-            )
-        return f"temp.{name}"
 
     def drop(self) -> None:
         """Drop the temporary tables."""
@@ -210,20 +171,31 @@ def validate_file(con: duckdb.DuckDBPyConnection, schema: TableSchema, path: Pat
             break
         _drop(con, temp_tables)
 
-    n_parsed = con.execute(f"SELECT count(*) FROM {stage}").fetchone()[0]  # type: ignore[index]
+    n_parsed, n_rule_rejects = con.execute(
+        f"SELECT count(*), count({REASON}) FROM {stage}"
+    ).fetchone()  # type: ignore[misc]
     structural = con.execute(
         f"SELECT line, string_agg(DISTINCT error_type || ': ' || error_message, '; ') "
         f"FROM temp.{rej} GROUP BY line ORDER BY line"
     ).fetchall()
-    rule_rows = con.execute(
-        f"SELECT rowid AS ord, {REASON} FROM {stage} WHERE {REASON} IS NOT NULL ORDER BY ord"
-    ).fetchall()
 
-    rejects: list[Reject] = []
-    if structural or rule_rows:
-        rejects = _locate(
-            path, header.has_bom, len(header.columns), n_parsed, structural, rule_rows
-        )
+    rejects_table = None
+    if structural or n_rule_rejects:
+        rejects_table = f"nj_rejects_{tag}"
+        temp_tables.append(rejects_table)
+        try:
+            rule_rows = con.execute(
+                f"SELECT rowid AS ord, {REASON} FROM {stage} WHERE {REASON} IS NOT NULL "
+                "ORDER BY ord"
+            )
+            located = _locate(
+                path, header.has_bom, len(header.columns), n_parsed, structural, rule_rows
+            )
+            _create_rejects_table(con, rejects_table, located)
+        except BaseException:
+            _drop(con, temp_tables)
+            raise
+        rejects_table = f"temp.{rejects_table}"
 
     typed_cols = ", ".join(rules.quote_ident(c) for c in schema.column_names)
     valid_sql = f"SELECT {typed_cols}, rowid + 1 AS _source_row FROM {stage} WHERE {REASON} IS NULL"
@@ -234,11 +206,46 @@ def validate_file(con: duckdb.DuckDBPyConnection, schema: TableSchema, path: Pat
         columns=header.columns,
         extra_columns=extra,
         rows_in_file=n_parsed + len(structural),
-        rows_valid=n_parsed - len(rule_rows),
-        rejects=rejects,
+        rows_valid=n_parsed - n_rule_rejects,
+        rows_rejected=len(structural) + n_rule_rejects,
         valid_sql=valid_sql,
+        rejects_table=rejects_table,
         _temp_tables=temp_tables,
     )
+
+
+def _create_rejects_table(
+    con: duckdb.DuckDBPyConnection, name: str, rejects: Iterator[tuple[int, str, str]]
+) -> None:
+    """Create the temporary table ``name`` of ``rejects`` (line number, reason, text).
+
+    They go through a newline-delimited JSON file, one at a time, rather than query
+    parameters: binding any parameter makes DuckDB's Python client import pandas (about
+    0.4 s warm, seconds cold), and literal ``VALUES`` grow slow past a few thousand rows.
+    """
+    names = [c.name for c in REJECT_RECORD_COLUMNS]
+    columns = ", ".join(
+        f"{rules.quote_literal(c.name)}: {rules.quote_literal(rules.SQL_TYPES[c.type])}"
+        for c in REJECT_RECORD_COLUMNS
+    )
+    with tempfile.TemporaryDirectory(prefix="nj-rejects-") as tmp:
+        path = Path(tmp) / "rejects.ndjson"
+        longest = 0
+        with path.open("w", encoding="utf-8") as f:
+            for line_number, reason, text in rejects:
+                # Formatted by hand, three times faster than dumping a dict per row.
+                line = (
+                    f'{{"line_number": {int(line_number)}, "reason": {json.dumps(reason)}, '
+                    f'"line_text": {json.dumps(text)}}}\n'
+                )
+                longest = max(longest, len(line))
+                f.write(line)
+        con.execute(
+            f"CREATE TEMP TABLE {name} AS SELECT {', '.join(names)} FROM read_json("
+            f"{rules.quote_literal(str(path))}, format = 'newline_delimited', "
+            f"columns = {{{columns}}}, maximum_object_size = {max(longest, 1 << 24)}) "
+            "ORDER BY line_number"
+        )
 
 
 def _drop(con: duckdb.DuckDBPyConnection, names: list[str]) -> None:
@@ -252,10 +259,13 @@ def _locate(
     n_columns: int,
     n_parsed: int,
     structural: list[tuple[int, str]],
-    rule_rows: list[tuple[int, str]],
-) -> list[Reject]:
-    """Turn reader rejects (record numbers) and rule rejects (parsed-row positions) into
-    physical line numbers and original record text."""
+    rule_rows: duckdb.DuckDBPyConnection,
+) -> Iterator[tuple[int, str, str]]:
+    """Turn reader rejects (record numbers) and rule rejects (parsed-row positions, read in
+    batches from ``rule_rows``) into (physical line number, reason, original record text).
+
+    Raises :class:`IngestError` before yielding anything when the records cannot be mapped
+    to lines."""
     n_records = n_parsed + len(structural)
     small = path.stat().st_size <= EXACT_SPANS_MAX_BYTES
     spans = csvfile.record_spans_exact(path) if small else csvfile.record_spans(path)
@@ -280,24 +290,34 @@ def _locate(
             "check the file's quoting and load it again"
         )
     ok_idx = np.setdiff1d(data, struct_idx, assume_unique=True)
-    out: list[Reject] = []
+    return _located(path, has_bom, n_columns, spans, structural, struct_idx, ok_idx, rule_rows)
+
+
+def _located(
+    path: Path,
+    has_bom: bool,
+    n_columns: int,
+    spans: csvfile.RecordSpans,
+    structural: list[tuple[int, str]],
+    struct_idx: np.ndarray,
+    ok_idx: np.ndarray,
+    rule_rows: duckdb.DuckDBPyConnection,
+) -> Iterator[tuple[int, str, str]]:
     with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
 
-        def reject(i: int, reason: str) -> Reject:
+        def located(i: int) -> tuple[int, str]:
             text = csvfile.span_text(buf, int(spans.start[i]), int(spans.end[i]), has_bom)
-            return Reject(line_number=int(spans.line[i]), reason=reason, line_text=text)
+            return int(spans.line[i]), text
 
         for (_, msg), i in zip(structural, struct_idx, strict=True):
-            rej = reject(int(i), "")
-            rej.reason = _structural_reason(msg, rej.line_text, n_columns)
-            out.append(rej)
-        for ord_, reason in rule_rows:
-            rej = reject(int(ok_idx[ord_]), reason)
-            if reason == FIELDS:
-                rej.reason = _structural_reason("MISSING COLUMNS", rej.line_text, n_columns)
-            out.append(rej)
-    out.sort(key=lambda r: r.line_number)
-    return out
+            line, text = located(int(i))
+            yield line, _structural_reason(msg, text, n_columns), text
+        while batch := rule_rows.fetchmany(REJECT_BATCH_ROWS):
+            for ord_, reason in batch:
+                line, text = located(int(ok_idx[ord_]))
+                if reason == FIELDS:
+                    reason = _structural_reason("MISSING COLUMNS", text, n_columns)
+                yield line, reason, text
 
 
 def _structural_reason(msg: str, text: str, n_columns: int) -> str:

@@ -9,6 +9,7 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pytest
 
 from ingest import IngestError, MissingColumnError, expected_path, ingest_date, ingest_file
@@ -454,6 +455,30 @@ def test_reconciliation_failure_rolls_back(settings: Settings, tmp_path: Path) -
     assert_failed_load_changes_nothing(
         settings, tmp_path, Miscounting, IngestError, "reconciliation failed"
     )
+
+
+def test_records_that_cannot_be_mapped_to_lines_refuse_the_file_and_drop_its_temp_tables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ingest import csvfile
+    from ingest.validate import validate_file
+
+    # As if the file's record boundaries disagreed with DuckDB's reader.
+    monkeypatch.setattr(
+        csvfile,
+        "record_spans_exact",
+        lambda path: csvfile.RecordSpans(*[np.zeros(0, dtype=np.int64)] * 3),
+    )
+    path = write(tmp_path, "viewing_logs", REJECT_BODY)
+    con = duckdb.connect()
+    try:
+        with pytest.raises(IngestError, match="found 0 data records but the CSV reader parsed 13"):
+            validate_file(con, TABLES["viewing_logs"], path)
+        assert (
+            con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall() == []
+        )
+    finally:
+        con.close()
 
 
 def test_ingest_date_skips_missing_table_and_refuses_empty_date(

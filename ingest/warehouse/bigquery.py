@@ -209,13 +209,13 @@ class BigQueryWarehouse:
                         f"{batch.rows_valid}; nothing was changed in {self.dataset}. Run again; "
                         "if it persists, report it with the file"
                     )
-                if batch.rejects:
+                if batch.rejects_table:
                     staged.append(rejects_name)
                     rejects_file = Path(tmp) / "rejects.parquet"
                     self._write_rejects(batch, rejects_file)
                     self._load_parquet(rejects_file, rejects_name, STAGED_REJECT_COLUMNS)
             counts = self._swap_slice(
-                batch, meta, rows_name, rejects_name if batch.rejects else None
+                batch, meta, rows_name, rejects_name if batch.rejects_table else None
             )
         finally:
             for name in staged:
@@ -235,7 +235,7 @@ class BigQueryWarehouse:
         )
 
     def _write_rejects(self, batch: ValidatedFile, path: Path) -> None:
-        self._copy_parquet(f"SELECT * FROM {batch.rejects_relation()}", path)
+        self._copy_parquet(f"SELECT * FROM {batch.rejects_table}", path)
 
     def _load_parquet(self, path: Path, name: str, columns: tuple[Column, ...]) -> int:
         """Load a Parquet file into the staging table ``name`` (overwritten); rows written."""

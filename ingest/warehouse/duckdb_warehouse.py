@@ -89,10 +89,10 @@ class DuckDBWarehouse:
                 f"FROM ({batch.valid_sql})"
             ).fetchone()[0]  # type: ignore[index]
             rejected = 0
-            if batch.rejects:
+            if batch.rejects_table:
                 rejected = con.execute(
                     f"INSERT INTO {rej} SELECT {source_file}, {file_date}, {loaded_at}, "
-                    f"line_number, reason, line_text FROM {batch.rejects_relation()}"
+                    f"line_number, reason, line_text FROM {batch.rejects_table}"
                 ).fetchone()[0]  # type: ignore[index]
             counts = check_reconciliation(batch, int(loaded), int(rejected))
             audit_row = (
