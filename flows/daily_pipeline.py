@@ -27,7 +27,7 @@ from flows.dashboard_step import run_dashboard_step
 from flows.dbt_build import DbtBuildError, DbtBuildResult, raise_for_failure, run_dbt_build
 from flows.retry import RETRIES, RETRY_DELAYS_S, retry_on_transient
 from flows.summary import FileLoad, PipelineSummary, render_markdown
-from ingest import HeaderError, IngestError, check_header, expected_path, ingest_date
+from ingest import HeaderError, IngestError, NoInputError, check_header, drops_for, ingest_date
 from ingest.schemas import TABLES as TABLES_BY_NAME
 from ingest.settings import DBT_PROJECT_DIR, TARGETS, Settings
 from ingest.sources import local_drops
@@ -67,20 +67,19 @@ def describe_warehouse(settings: Settings) -> str:
 
 
 def check_headers(source_dir: str | Path, dates: Sequence[date]) -> int:
-    """Refuse the run before loading anything if any of its files lacks a required column.
+    """Refuse the run before loading anything if a date has no file at all, or a file
+    lacks a required column.
 
     Every file of every date is checked up front (headers only, cheap), so a bad file in a
     backfill or in the second table of a day leaves the warehouse exactly as it was.
-    Returns the number of files checked. Raises :class:`ingest.HeaderError` (of which
-    :class:`ingest.MissingColumnError` is one kind).
+    Returns the number of files checked. Raises :class:`ingest.NoInputError` for a date
+    without files, :class:`ingest.HeaderError` (of which :class:`ingest.MissingColumnError`
+    is one kind) for a refused header.
     """
     checked = 0
     for day in dates:
-        for table, schema in TABLES_BY_NAME.items():
-            path = expected_path(Path(source_dir), table, day)
-            if not path.is_file():
-                continue  # ingest_date reports missing files itself
-            check_header(schema, path)
+        for table, path in drops_for(Path(source_dir), day).items():
+            check_header(TABLES_BY_NAME[table], path)
             checked += 1
     return checked
 
@@ -307,10 +306,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         step = "ingest" if isinstance(exc, IngestError) else "the pipeline"
         print(f"\nPIPELINE FAILED in {step}.\n{type(exc).__name__}: {exc}", file=sys.stderr)
-        if isinstance(exc, HeaderError):
+        if isinstance(exc, HeaderError | NoInputError):
             print(
-                "Nothing was loaded: every file's header is checked before any file is "
-                "loaded. Fix the file named above and re-run the same command.",
+                "Nothing was loaded: every date's files and headers are checked before any "
+                "file is loaded. Fix the cause above and re-run the same command.",
                 file=sys.stderr,
             )
         elif step == "ingest":

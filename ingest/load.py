@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from ingest.errors import HeaderError, IngestError, MissingColumnError
+from ingest.errors import HeaderError, IngestError, MissingColumnError, NoInputError
 from ingest.schemas import TABLES
 from ingest.settings import Settings
 from ingest.validate import validate_file
@@ -23,6 +23,8 @@ __all__ = [
     "IngestError",
     "LoadResult",
     "MissingColumnError",
+    "NoInputError",
+    "drops_for",
     "expected_path",
     "file_date_from_path",
     "ingest_date",
@@ -132,6 +134,22 @@ def ingest_file(
         warehouse.close()
 
 
+def drops_for(source_dir: Path, run_date: date, tables: Iterable[str] = TABLES) -> dict[str, Path]:
+    """The files present for ``run_date``, by table; :class:`NoInputError` when there is none
+    (a date with no drop at all is a mistake; one missing table is allowed)."""
+    tables = list(tables)
+    for t in tables:
+        _check_table(t)
+    paths = {t: expected_path(source_dir, t, run_date) for t in tables}
+    present = {t: p for t, p in paths.items() if p.is_file()}
+    if not present:
+        raise NoInputError(
+            f"no input files for {run_date.isoformat()}: expected "
+            f"{', '.join(str(p) for p in paths.values())}; check --source-dir and the date"
+        )
+    return present
+
+
 def ingest_date(
     settings: Settings,
     run_date: date,
@@ -148,18 +166,11 @@ def ingest_date(
     of the date replaces them (the load is idempotent).
     """
     tables = list(tables)
+    present = drops_for(source_dir, run_date, tables)
     for t in tables:
-        _check_table(t)
-    paths = {t: expected_path(source_dir, t, run_date) for t in tables}
-    present = {t: p for t, p in paths.items() if p.is_file()}
-    if not present:
-        raise IngestError(
-            f"no input files for {run_date.isoformat()}: expected "
-            f"{', '.join(str(p) for p in paths.values())}; check --source-dir and the date"
-        )
-    for t, p in paths.items():
         if t not in present:
-            log.warning("%s: missing, skipping table %s for %s", p, t, run_date.isoformat())
+            path = expected_path(source_dir, t, run_date)
+            log.warning("%s: missing, skipping table %s for %s", path, t, run_date.isoformat())
     warehouse = get_warehouse(settings)
     try:
         warehouse.ensure_raw_tables()

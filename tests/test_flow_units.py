@@ -23,7 +23,7 @@ from flows.dbt_build import (
 )
 from flows.retry import is_transient, retry_on_transient
 from flows.summary import FileLoad, PipelineSummary, render_markdown
-from ingest import IngestError, MissingColumnError
+from ingest import IngestError, MissingColumnError, NoInputError
 
 
 def test_run_dates_single_day_and_backfill_range_in_order() -> None:
@@ -245,3 +245,16 @@ def test_check_headers_refuses_the_run_when_any_file_lacks_a_required_column(
     with pytest.raises(MissingColumnError) as info:
         check_headers(tmp_path, [day1, day2])
     assert str(bad) in str(info.value) and "user_id" in str(info.value)
+
+
+def test_check_headers_refuses_a_backfill_with_a_date_that_has_no_file(tmp_path: Path) -> None:
+    from flows.daily_pipeline import check_headers
+
+    day1, gap, day3 = date(2026, 11, 20), date(2026, 11, 21), date(2026, 11, 22)
+    (tmp_path / "viewing_logs").mkdir()
+    views = "view_id,user_id,content_id,started_at,watch_duration_s\n"
+    for day in (day1, day3):
+        (tmp_path / "viewing_logs" / f"{day}.csv").write_text(views, encoding="utf-8")
+    assert check_headers(tmp_path, [day1, day3]) == 2
+    with pytest.raises(NoInputError, match="no input files for 2026-11-21"):
+        check_headers(tmp_path, [day1, gap, day3])
