@@ -178,6 +178,40 @@ def find_stray_cr(path: Path) -> int | None:
             del buf
 
 
+def mixed_line_end_crs(path: Path, spans: RecordSpans) -> np.ndarray | None:
+    """Where records end in both LF and CRLF: the offsets of the CRs of the CRLF ends
+    (a CRLF inside a quoted field is data and is not one); None when the ends agree."""
+    size = path.stat().st_size
+    with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        buf = np.frombuffer(mm, dtype=np.uint8)
+        try:
+            # A record is terminated when a line feed follows its end: CRLF leaves the CR
+            # out of the span (see _spans_from_terminators), so the LF is at end or end + 1.
+            end = spans.end[(spans.end < size)]
+            crlf = buf[end] == _CR
+            lf_after = np.zeros(len(end), dtype=bool)
+            inside = end + 1 < size
+            lf_after[inside] = buf[end[inside] + 1] == _LF
+            crlf &= lf_after
+            if not crlf.any() or crlf.all():
+                return None
+            return end[crlf]
+        finally:
+            del buf
+
+
+def copy_without(path: Path, out: Path, offsets: np.ndarray) -> None:
+    """Copy ``path`` to ``out`` without the bytes at ``offsets``."""
+    with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        buf = np.frombuffer(mm, dtype=np.uint8)
+        try:
+            keep = np.ones(len(buf), dtype=bool)
+            keep[offsets] = False
+            out.write_bytes(buf[keep].tobytes())
+        finally:
+            del buf
+
+
 def _spans_from_terminators(
     buf: np.ndarray, term: np.ndarray, size: int
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -13,6 +13,8 @@ warehouse writes them in a single pass.
 Physical line numbers are only computed when the file has rejects (see
 :mod:`ingest.csvfile`). DuckDB's parallel reader refuses some files with quoted line
 breaks (it cannot pad missing fields there); those are read again in a single thread.
+Its strict mode refuses a file whose records end in both LF and CRLF; such a file is
+read, as strictly, from a copy whose records all end in LF.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import logging
 import mmap
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -123,53 +125,21 @@ def validate_file(con: duckdb.DuckDBPyConnection, schema: TableSchema, path: Pat
     con.execute("SET TimeZone = 'UTC'")
     temp_tables = [stage, rej, scan]
 
-    def stage_sql(max_line: int, parallel: bool) -> str:
+    def stage_sql(max_line: int, parallel: bool, read_path: Path) -> str:
         return (
             f"CREATE TEMP TABLE {stage} AS SELECT {rules.typed_select(schema, source, parsed)}, "
             f"CASE WHEN {valid} THEN NULL WHEN {fields_bad} THEN {rules.quote_literal(FIELDS)} "
             f"ELSE {rules.reason_expr(schema, source, parsed)} END AS {REASON} "
             f"FROM (SELECT *, {parsed_list} FROM read_csv("
-            f"{rules.quote_literal(str(path))}, columns = {col_spec}, header = true, "
+            f"{rules.quote_literal(str(read_path))}, columns = {col_spec}, header = true, "
             "auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
             "encoding = 'utf-8', null_padding = true, nullstr = '\\x00', strict_mode = true, "
             f"max_line_size = {max_line}, parallel = {str(parallel).lower()}, "
             f"store_rejects = true, rejects_table = '{rej}', rejects_scan = '{scan}'))"
         )
 
-    # The reader's buffers grow with max_line_size, and a large one leaves little to read
-    # in parallel: read with the usual limit, and again with the large one only when a
-    # record was longer (the reader files those as rejects).
-    parallel = True
-    for max_line in (READ_MAX_LINE_BYTES, MAX_LINE_BYTES):
-        while True:
-            try:
-                con.execute(stage_sql(max_line, parallel))
-                break
-            except duckdb.Error as exc:
-                _drop(con, temp_tables)
-                if parallel and SERIAL_ONLY_MESSAGE in str(exc):
-                    # DuckDB's parallel reader refuses some files with quoted line breaks
-                    # when missing fields are padded; the single-threaded reader takes them.
-                    log.info("%s: quoted line breaks; reading the file in a single thread", path)
-                    parallel = False
-                    continue
-                stray_cr = csvfile.find_stray_cr(path)
-                if stray_cr is not None:
-                    raise IngestError(
-                        f"{path}: line {stray_cr}: a carriage return (CR) outside quotes that "
-                        "does not end the line; quote the field that holds it (RFC 4180) or "
-                        "remove it, and load the file again"
-                    ) from exc
-                raise IngestError(
-                    f"{path}: could not be parsed as CSV ({exc}); fix the file (RFC 4180 "
-                    "quoting, UTF-8) and load it again"
-                ) from exc
-        too_long = con.execute(
-            f"SELECT count(*) FROM temp.{rej} WHERE error_type = 'LINE SIZE OVER MAXIMUM'"
-        ).fetchone()[0]  # type: ignore[index]
-        if not too_long or max_line == MAX_LINE_BYTES:
-            break
-        _drop(con, temp_tables)
+    with tempfile.TemporaryDirectory(prefix="nj-read-") as tmp:
+        _read_into_stage(con, path, Path(tmp), stage_sql, temp_tables, rej)
 
     n_parsed, n_rule_rejects = con.execute(
         f"SELECT count(*), count({REASON}) FROM {stage}"
@@ -253,6 +223,92 @@ def _drop(con: duckdb.DuckDBPyConnection, names: list[str]) -> None:
         con.execute(f"DROP TABLE IF EXISTS temp.{name}")
 
 
+def _read_into_stage(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    tmp: Path,
+    stage_sql: Callable[[int, bool, Path], str],
+    temp_tables: list[str],
+    rejects: str,
+) -> None:
+    """Run ``stage_sql`` on ``path``, handling what DuckDB's strict reader refuses.
+
+    The reader's buffers grow with max_line_size, and a large one leaves little to read
+    in parallel: read with the usual limit, and again with the large one only when a
+    record was longer (the reader files those as rejects).
+    """
+    parallel, read_path = True, path
+    for max_line in (READ_MAX_LINE_BYTES, MAX_LINE_BYTES):
+        while True:
+            try:
+                con.execute(stage_sql(max_line, parallel, read_path))
+                break
+            except duckdb.Error as exc:
+                _drop(con, temp_tables)
+                if parallel and SERIAL_ONLY_MESSAGE in str(exc):
+                    # DuckDB's parallel reader refuses some files with quoted line breaks
+                    # when missing fields are padded; the single-threaded reader takes them.
+                    log.info("%s: quoted line breaks; reading the file in a single thread", path)
+                    parallel = False
+                    continue
+                stray_cr = csvfile.find_stray_cr(path)
+                if stray_cr is not None:
+                    raise _stray_cr_error(path, stray_cr) from exc
+                crs = None if read_path != path else csvfile.mixed_line_end_crs(path, _spans(path))
+                if crs is not None:
+                    # DuckDB's strict reader refuses a file whose records end in both LF
+                    # and CRLF. It reads, just as strictly, a copy whose records all end in
+                    # LF: same records, same line numbers (texts come from the original).
+                    log.info("%s: both LF and CRLF line ends; reading a copy with LF", path)
+                    read_path = tmp / path.name
+                    csvfile.copy_without(path, read_path, crs)
+                    continue
+                raise IngestError(
+                    f"{path}: could not be parsed as CSV ({exc}); fix the file (RFC 4180 "
+                    "quoting, UTF-8) and load it again"
+                ) from exc
+        too_long = con.execute(
+            f"SELECT count(*) FROM temp.{rejects} WHERE error_type = 'LINE SIZE OVER MAXIMUM'"
+        ).fetchone()[0]  # type: ignore[index]
+        if not too_long or max_line == MAX_LINE_BYTES:
+            break
+        _drop(con, temp_tables)
+
+
+def _stray_cr_error(path: Path, line: int) -> IngestError:
+    return IngestError(
+        f"{path}: line {line}: a carriage return (CR) outside quotes that does not end the "
+        "line; quote the field that holds it (RFC 4180) or remove it, and load the file again"
+    )
+
+
+def _spans(path: Path) -> csvfile.RecordSpans:
+    """Every record's span: exact (Python's csv) up to EXACT_SPANS_MAX_BYTES, else by quote
+    parity (exact for RFC 4180 files)."""
+    small = path.stat().st_size <= EXACT_SPANS_MAX_BYTES
+    return csvfile.record_spans_exact(path) if small else csvfile.record_spans(path)
+
+
+def _record_spans(path: Path, n_records: int) -> csvfile.RecordSpans:
+    """Every record's span, checked against the ``n_records`` DuckDB's reader parsed."""
+    small = path.stat().st_size <= EXACT_SPANS_MAX_BYTES
+    spans = _spans(path)
+    if len(spans.data_index()) != n_records and not small:
+        log.info("%s: quote-parity record scan disagrees; using the exact scan", path)
+        spans = csvfile.record_spans_exact(path)
+    found = len(spans.data_index())
+    if found != n_records:
+        stray_cr = csvfile.find_stray_cr(path)
+        if stray_cr is not None:
+            raise _stray_cr_error(path, stray_cr)
+        raise IngestError(
+            f"{path}: found {found} data records but the CSV reader parsed {n_records}; "
+            "the file's quoting is probably broken (an unbalanced '\"'). Fix the quoting and "
+            "load the file again"
+        )
+    return spans
+
+
 def _locate(
     path: Path,
     has_bom: bool,
@@ -266,20 +322,8 @@ def _locate(
 
     Raises :class:`IngestError` before yielding anything when the records cannot be mapped
     to lines."""
-    n_records = n_parsed + len(structural)
-    small = path.stat().st_size <= EXACT_SPANS_MAX_BYTES
-    spans = csvfile.record_spans_exact(path) if small else csvfile.record_spans(path)
+    spans = _record_spans(path, n_parsed + len(structural))
     data = spans.data_index()
-    if len(data) != n_records and not small:
-        log.info("%s: quote-parity record scan disagrees; using the exact scan", path)
-        spans = csvfile.record_spans_exact(path)
-        data = spans.data_index()
-    if len(data) != n_records:
-        raise IngestError(
-            f"{path}: found {len(data)} data records but the CSV reader parsed {n_records}; "
-            "the file's quoting is probably broken (an unbalanced '\"'). Fix the quoting and "
-            "load the file again"
-        )
     # The reader numbers records from 1 with the header and blank lines included.
     struct_idx = np.array([line - 1 for line, _ in structural], dtype=np.int64)
     is_data = np.zeros(len(spans), dtype=bool)

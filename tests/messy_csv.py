@@ -19,16 +19,19 @@ def write_messy_csv(
 ) -> Path:
     """Write ``records`` under the header ``columns``, RFC 4180 quoted.
 
-    The file has a BOM or not and LF or CRLF line ends. About one row in twenty gets the
-    wrong number of fields: a field short, a surplus field, or a surplus empty field.
+    The file has a BOM or not, and LF, CRLF or both (chosen row by row) as line ends.
+    About one row in twenty gets the wrong number of fields: a field short, a surplus
+    field, or a surplus empty field.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as f:
         if rng.random() < 0.3:
             f.write("\ufeff")
-        writer = csv.writer(f, lineterminator=rng.choice(["\n", "\r\n"]))
-        writer.writerow(columns)
+        lf, crlf = csv.writer(f, lineterminator="\n"), csv.writer(f, lineterminator="\r\n")
+        writers = rng.choice([[lf], [crlf], [lf, crlf]])
+        rng.choice(writers).writerow(columns)
         for record in records:
+            writer = rng.choice(writers)
             fields = [record[c] for c in columns]
             shape = rng.random()
             if shape < 0.02:

@@ -185,6 +185,43 @@ def test_missing_required_column_refuses_file_and_leaves_warehouse_unchanged(
     assert snapshot(settings) == before
 
 
+@pytest.mark.parametrize("large_file_path", [False, True], ids=["exact-scan", "parity-scan"])
+def test_mixed_lf_and_crlf_line_ends_load_with_exact_line_numbers(
+    settings: Settings,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    large_file_path: bool,
+) -> None:
+    # DuckDB's strict reader refuses a file whose lines end in both LF and CRLF (as files
+    # joined from several sources do); the loader reads a copy with LF ends instead.
+    if large_file_path:
+        monkeypatch.setattr("ingest.validate.EXACT_SPANS_MAX_BYTES", 0)
+    body = (
+        VIEW_HEADER
+        + "\r\n"  # line 1
+        + GOOD_VIEW
+        + "\n"  # 2
+        + 'v2,u1,c1,"two\r\nlines",2026-11-25T08:15:30Z,5,60,tv,DE\r\n'  # 3-4
+        + "v3,u1,c1,drama,2026-11-25T08:15:30Z,ten,60,tv,DE\n"  # 5: rejected
+        + "v4,u1,c1,drama,2026-11-25T08:15:30Z,7,60,tv\r\n"  # 6: a field short
+        + "v5,u1,c1,drama,2026-11-25T08:15:30Z,9,60,tv,FR\n"  # 7
+    )
+    with caplog.at_level("INFO", logger="ingest.validate"):
+        r = ingest_file(settings, "viewing_logs", write(tmp_path, "viewing_logs", body))
+    assert "both LF and CRLF line ends; reading a copy with LF" in caplog.text
+    assert (r.rows_in_file, r.rows_loaded, r.rows_rejected) == (5, 3, 2)
+    assert rows(settings, "SELECT view_id, genre, country FROM raw.viewing_logs ORDER BY 1") == [
+        ("v1", "drama", "DE"),
+        ("v2", "two\r\nlines", "DE"),  # a CRLF inside quotes is data, kept
+        ("v5", "drama", "FR"),
+    ]
+    assert rows(settings, "SELECT line_number FROM raw.viewing_logs_rejected ORDER BY 1") == [
+        (5,),
+        (6,),
+    ]
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [
