@@ -138,16 +138,32 @@ def validate_file(con: duckdb.DuckDBPyConnection, schema: TableSchema, path: Pat
             f"store_rejects = true, rejects_table = '{rej}', rejects_scan = '{scan}'))"
         )
 
-    with tempfile.TemporaryDirectory(prefix="nj-read-") as tmp:
-        _read_into_stage(con, path, Path(tmp), stage_sql, temp_tables, rej)
+    def counts() -> tuple[int, int, list[tuple[int, str]]]:
+        n_parsed, n_rule_rejects = con.execute(
+            f"SELECT count(*), count({REASON}) FROM {stage}"
+        ).fetchone()  # type: ignore[misc]
+        structural = con.execute(
+            f"SELECT line, string_agg(DISTINCT error_type || ': ' || error_message, '; ') "
+            f"FROM temp.{rej} GROUP BY line ORDER BY line"
+        ).fetchall()
+        return n_parsed, n_rule_rejects, structural
 
-    n_parsed, n_rule_rejects = con.execute(
-        f"SELECT count(*), count({REASON}) FROM {stage}"
-    ).fetchone()  # type: ignore[misc]
-    structural = con.execute(
-        f"SELECT line, string_agg(DISTINCT error_type || ': ' || error_message, '; ') "
-        f"FROM temp.{rej} GROUP BY line ORDER BY line"
-    ).fetchall()
+    spans = None
+    with tempfile.TemporaryDirectory(prefix="nj-read-") as tmp:
+        read_path = _read_into_stage(con, path, Path(tmp), stage_sql, temp_tables, rej)
+        n_parsed, n_rule_rejects, structural = counts()
+        if (structural or n_rule_rejects) and read_path == path:
+            # Records are only mapped to lines when there are rejects. Mixed LF and CRLF
+            # ends can also make DuckDB's reader reject good records without an error (a
+            # quoted last field before a CRLF, in a file whose first line ends in LF).
+            spans = _spans(path)
+            crs = csvfile.mixed_line_end_crs(path, spans)
+            if crs is not None:
+                _drop(con, temp_tables)
+                _read_into_stage(
+                    con, path, Path(tmp), stage_sql, temp_tables, rej, _lf_copy(path, tmp, crs)
+                )
+                n_parsed, n_rule_rejects, structural = counts()
 
     rejects_table = None
     if structural or n_rule_rejects:
@@ -159,7 +175,7 @@ def validate_file(con: duckdb.DuckDBPyConnection, schema: TableSchema, path: Pat
                 "ORDER BY ord"
             )
             located = _locate(
-                path, header.has_bom, len(header.columns), n_parsed, structural, rule_rows
+                path, header.has_bom, len(header.columns), n_parsed, structural, rule_rows, spans
             )
             _create_rejects_table(con, rejects_table, located)
         except BaseException:
@@ -223,6 +239,14 @@ def _drop(con: duckdb.DuckDBPyConnection, names: list[str]) -> None:
         con.execute(f"DROP TABLE IF EXISTS temp.{name}")
 
 
+def _lf_copy(path: Path, tmp: Path | str, crs: np.ndarray) -> Path:
+    """A copy of ``path`` without the CRs of its CRLF record ends (see :func:`_read_into_stage`)."""
+    log.info("%s: both LF and CRLF line ends; reading a copy with LF", path)
+    copy = Path(tmp) / path.name
+    csvfile.copy_without(path, copy, crs)
+    return copy
+
+
 def _read_into_stage(
     con: duckdb.DuckDBPyConnection,
     path: Path,
@@ -230,14 +254,16 @@ def _read_into_stage(
     stage_sql: Callable[[int, bool, Path], str],
     temp_tables: list[str],
     rejects: str,
-) -> None:
-    """Run ``stage_sql`` on ``path``, handling what DuckDB's strict reader refuses.
+    read_path: Path | None = None,
+) -> Path:
+    """Run ``stage_sql`` on ``path`` (or on ``read_path``, a copy of it), handling what
+    DuckDB's strict reader refuses; returns the path it read.
 
     The reader's buffers grow with max_line_size, and a large one leaves little to read
     in parallel: read with the usual limit, and again with the large one only when a
     record was longer (the reader files those as rejects).
     """
-    parallel, read_path = True, path
+    parallel, read_path = True, read_path or path
     for max_line in (READ_MAX_LINE_BYTES, MAX_LINE_BYTES):
         while True:
             try:
@@ -245,6 +271,14 @@ def _read_into_stage(
                 break
             except duckdb.Error as exc:
                 _drop(con, temp_tables)
+                # DuckDB's parallel reader refuses a file whose records end in both LF and
+                # CRLF, and its single-threaded one misreads it. Both read, as strictly, a
+                # copy whose records all end in LF: same records, same line numbers (the
+                # reject texts come from the original).
+                crs = None if read_path != path else csvfile.mixed_line_end_crs(path, _spans(path))
+                if crs is not None:
+                    read_path = _lf_copy(path, tmp, crs)
+                    continue
                 if parallel and SERIAL_ONLY_MESSAGE in str(exc):
                     # DuckDB's parallel reader refuses some files with quoted line breaks
                     # when missing fields are padded; the single-threaded reader takes them.
@@ -254,15 +288,6 @@ def _read_into_stage(
                 stray_cr = csvfile.find_stray_cr(path)
                 if stray_cr is not None:
                     raise _stray_cr_error(path, stray_cr) from exc
-                crs = None if read_path != path else csvfile.mixed_line_end_crs(path, _spans(path))
-                if crs is not None:
-                    # DuckDB's strict reader refuses a file whose records end in both LF
-                    # and CRLF. It reads, just as strictly, a copy whose records all end in
-                    # LF: same records, same line numbers (texts come from the original).
-                    log.info("%s: both LF and CRLF line ends; reading a copy with LF", path)
-                    read_path = tmp / path.name
-                    csvfile.copy_without(path, read_path, crs)
-                    continue
                 raise IngestError(
                     f"{path}: could not be parsed as CSV ({exc}); fix the file (RFC 4180 "
                     "quoting, UTF-8) and load it again"
@@ -273,6 +298,7 @@ def _read_into_stage(
         if not too_long or max_line == MAX_LINE_BYTES:
             break
         _drop(con, temp_tables)
+    return read_path
 
 
 def _stray_cr_error(path: Path, line: int) -> IngestError:
@@ -289,10 +315,13 @@ def _spans(path: Path) -> csvfile.RecordSpans:
     return csvfile.record_spans_exact(path) if small else csvfile.record_spans(path)
 
 
-def _record_spans(path: Path, n_records: int) -> csvfile.RecordSpans:
-    """Every record's span, checked against the ``n_records`` DuckDB's reader parsed."""
+def _record_spans(
+    path: Path, n_records: int, spans: csvfile.RecordSpans | None = None
+) -> csvfile.RecordSpans:
+    """Every record's span (``spans`` if already scanned), checked against the
+    ``n_records`` DuckDB's reader parsed."""
     small = path.stat().st_size <= EXACT_SPANS_MAX_BYTES
-    spans = _spans(path)
+    spans = _spans(path) if spans is None else spans
     if len(spans.data_index()) != n_records and not small:
         log.info("%s: quote-parity record scan disagrees; using the exact scan", path)
         spans = csvfile.record_spans_exact(path)
@@ -316,13 +345,14 @@ def _locate(
     n_parsed: int,
     structural: list[tuple[int, str]],
     rule_rows: duckdb.DuckDBPyConnection,
+    spans: csvfile.RecordSpans | None = None,
 ) -> Iterator[tuple[int, str, str]]:
     """Turn reader rejects (record numbers) and rule rejects (parsed-row positions, read in
     batches from ``rule_rows``) into (physical line number, reason, original record text).
 
     Raises :class:`IngestError` before yielding anything when the records cannot be mapped
     to lines."""
-    spans = _record_spans(path, n_parsed + len(structural))
+    spans = _record_spans(path, n_parsed + len(structural), spans)
     data = spans.data_index()
     # The reader numbers records from 1 with the header and blank lines included.
     struct_idx = np.array([line - 1 for line, _ in structural], dtype=np.int64)

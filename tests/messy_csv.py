@@ -19,7 +19,8 @@ def write_messy_csv(
 ) -> Path:
     """Write ``records`` under the header ``columns``, RFC 4180 quoted.
 
-    The file has a BOM or not, and LF, CRLF or both (chosen row by row) as line ends.
+    The file has a BOM or not; quotes only where needed, around every field, or around
+    every non-number; and LF, CRLF or both (chosen row by row) as line ends.
     About one row in twenty gets the wrong number of fields: a field short, a surplus
     field, or a surplus empty field.
     """
@@ -27,7 +28,9 @@ def write_messy_csv(
     with path.open("w", newline="", encoding="utf-8") as f:
         if rng.random() < 0.3:
             f.write("\ufeff")
-        lf, crlf = csv.writer(f, lineterminator="\n"), csv.writer(f, lineterminator="\r\n")
+        quoting = rng.choice([csv.QUOTE_MINIMAL, csv.QUOTE_ALL, csv.QUOTE_NONNUMERIC])
+        lf = csv.writer(f, lineterminator="\n", quoting=quoting)
+        crlf = csv.writer(f, lineterminator="\r\n", quoting=quoting)
         writers = rng.choice([[lf], [crlf], [lf, crlf]])
         rng.choice(writers).writerow(columns)
         for record in records:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import subprocess
 import sys
 import textwrap
@@ -219,6 +221,32 @@ def test_mixed_lf_and_crlf_line_ends_load_with_exact_line_numbers(
     assert rows(settings, "SELECT line_number FROM raw.viewing_logs_rejected ORDER BY 1") == [
         (5,),
         (6,),
+    ]
+
+
+@pytest.mark.parametrize("header_end", ["\n", "\r\n"], ids=["lf-header", "crlf-header"])
+def test_mixed_line_ends_with_every_field_quoted_are_not_misread(
+    settings: Settings, tmp_path: Path, header_end: str
+) -> None:
+    # With every field quoted and line ends that differ from the first line's, DuckDB's
+    # reader rejected good records without raising an error (or read one record in all).
+    other_end = "\r\n" if header_end == "\n" else "\n"
+    records = [
+        [f"v{i}", "u1", "c1", "drama", "2026-11-25T08:15:30Z", str(i), "600", "tv", "DE"]
+        for i in range(40)
+    ]
+    records[1][3] = "Talk\r\nShow"
+    records[3] = records[3][:-1]  # a field short: the one reject, on line 6
+    out = io.StringIO()
+    csv.writer(out, lineterminator=header_end, quoting=csv.QUOTE_ALL).writerow(
+        VIEW_HEADER.split(",")
+    )
+    csv.writer(out, lineterminator=other_end, quoting=csv.QUOTE_ALL).writerows(records)
+    r = ingest_file(settings, "viewing_logs", write(tmp_path, "viewing_logs", out.getvalue()))
+    assert (r.rows_in_file, r.rows_loaded, r.rows_rejected) == (40, 39, 1)
+    assert rows(settings, "SELECT line_number FROM raw.viewing_logs_rejected") == [(6,)]
+    assert rows(settings, "SELECT genre FROM raw.viewing_logs WHERE view_id = 'v1'") == [
+        ("Talk\r\nShow",)
     ]
 
 

@@ -1,10 +1,10 @@
 """Seeded random files that follow the input contract, messily, against the plain-Python reading.
 
-Each file mixes what the contract allows (a BOM, LF or CRLF, columns in any order, an
-unknown column, quoted commas, quotes and line breaks, padded numbers and timestamps,
-offsets, empty optional fields, any-case interaction types) with rows it rejects (wrong
-field counts, bad numbers and timestamps, empty required fields, unknown interaction
-types). The loader must agree with :func:`tests.dbt_helpers._parse_row`, an independent
+Each file mixes what the contract allows (a BOM, LF or CRLF or both, any quoting style,
+columns in any order, an unknown column, quoted commas, quotes and line breaks, padded
+numbers and timestamps, offsets, empty optional fields, any-case interaction types) with
+rows it rejects (wrong field counts, bad numbers and timestamps, empty required fields,
+unknown interaction types). The loader must agree with :func:`tests.dbt_helpers._parse_row`, an independent
 reading of the contract with Python's ``csv`` module, on every row: how many records the
 file has, which rows load, in which order, and with which values.
 """
@@ -80,7 +80,7 @@ def _write_random_file(rng: random.Random, root: Path, table: str) -> Path:
     return write_messy_csv(rng, expected_path(root, table, DAY), header, records)
 
 
-@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("seed", range(60))
 def test_random_file_loads_as_the_contract_reads_it(tmp_path: Path, seed: int) -> None:
     rng = random.Random(seed)
     table = list(TABLES)[seed % len(TABLES)]
