@@ -4,9 +4,10 @@ Each file mixes what the contract allows (a BOM, LF or CRLF or both, any quoting
 columns in any order, an unknown column, quoted commas, quotes and line breaks, padded
 numbers and timestamps, offsets, empty optional fields, any-case interaction types) with
 rows it rejects (wrong field counts, bad numbers and timestamps, empty required fields,
-unknown interaction types). The loader must agree with :func:`tests.dbt_helpers._parse_row`, an independent
-reading of the contract with Python's ``csv`` module, on every row: how many records the
-file has, which rows load, in which order, and with which values.
+unknown interaction types). The loader must agree with
+:func:`tests.dbt_helpers._parse_row`, an independent reading of the contract with Python's
+``csv`` module, on every row: how many records the file has, which rows load, in which
+order, and with which values.
 """
 
 from __future__ import annotations
