@@ -27,7 +27,9 @@ from ingest.schemas import Column, TableSchema
 BLANK = " \t\r\n"
 #: A field made only of blank characters (checked without building a trimmed copy).
 BLANK_PATTERN = "[ \t\r\n]*"
-INT_PATTERN = r"^[ \t]*[+-]?[0-9]+[ \t]*$"
+#: An integer: ASCII digits, optionally signed, optionally with a fraction of zeros only
+#: (``1840.0``, as tools that store a column with gaps as floating point write it).
+INT_PATTERN = r"^[ \t]*[+-]?[0-9]+(\.0+)?[ \t]*$"
 #: ISO 8601 date-time with seconds optional, fraction optional and offset optional (UTC).
 #: DuckDB's cast checks the date and time fields but takes any two-digit offset (``+99:99``),
 #: so the offset's range (under 24 hours) is checked here.

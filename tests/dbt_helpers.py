@@ -33,8 +33,8 @@ MART_KEYS = {
 BLANK = " \t\r\n"
 #: numbers and timestamps may be padded with spaces or tabs;
 PADDING = " \t"
-#: an integer is ASCII digits with an optional sign;
-INTEGER = re.compile(r"[+-]?[0-9]+")
+#: an integer is ASCII digits with an optional sign, and maybe a fraction of zeros only;
+INTEGER = re.compile(r"[+-]?[0-9]+(\.0+)?")
 #: a timestamp is an ISO 8601 date and time in the extended format (a date alone is not
 #: one), with optional seconds, fraction and UTC offset (under 24 hours), nothing between.
 TIMESTAMP_SHAPE = re.compile(
@@ -171,7 +171,7 @@ def _parse_row(schema: TableSchema, header: list[str], fields: list[str]) -> dic
         if col.type == "int64":
             if not INTEGER.fullmatch(raw.strip(PADDING)):
                 return None
-            value: Any = int(raw)
+            value: Any = int(raw.strip(PADDING).split(".")[0])
             if col.rule == "non_negative" and value < 0:
                 return None
             if col.rule == "positive" and value <= 0:
