@@ -19,6 +19,7 @@ read, as strictly, from a copy whose records all end in LF.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import mmap
@@ -148,21 +149,20 @@ def validate_file(con: duckdb.DuckDBPyConnection, schema: TableSchema, path: Pat
         ).fetchall()
         return n_parsed, n_rule_rejects, structural
 
-    spans = None
+    # The record scan is slow and only needed on the unusual paths: done once, when first
+    # asked for (by a failed read or by rejects).
+    spans = functools.cache(lambda: _spans(path))
     with tempfile.TemporaryDirectory(prefix="nj-read-") as tmp:
-        read_path = _read_into_stage(con, path, Path(tmp), stage_sql, temp_tables, rej)
+        read_path = _read_into_stage(con, path, Path(tmp), stage_sql, temp_tables, rej, spans)
         n_parsed, n_rule_rejects, structural = counts()
         if (structural or n_rule_rejects) and read_path == path:
             # Records are only mapped to lines when there are rejects. Mixed LF and CRLF
             # ends can also make DuckDB's reader reject good records without an error (a
             # quoted last field before a CRLF, in a file whose first line ends in LF).
-            spans = _spans(path)
-            crs = csvfile.mixed_line_end_crs(path, spans)
-            if crs is not None:
+            copy = _lf_copy(path, Path(tmp), spans())
+            if copy is not None:
                 _drop(con, temp_tables)
-                _read_into_stage(
-                    con, path, Path(tmp), stage_sql, temp_tables, rej, _lf_copy(path, tmp, crs)
-                )
+                _read_into_stage(con, path, Path(tmp), stage_sql, temp_tables, rej, spans, copy)
                 n_parsed, n_rule_rejects, structural = counts()
 
     rejects_table = None
@@ -175,7 +175,7 @@ def validate_file(con: duckdb.DuckDBPyConnection, schema: TableSchema, path: Pat
                 "ORDER BY ord"
             )
             located = _locate(
-                path, header.has_bom, len(header.columns), n_parsed, structural, rule_rows, spans
+                path, header.has_bom, len(header.columns), n_parsed, structural, rule_rows, spans()
             )
             _create_rejects_table(con, rejects_table, located)
         except BaseException:
@@ -239,10 +239,19 @@ def _drop(con: duckdb.DuckDBPyConnection, names: list[str]) -> None:
         con.execute(f"DROP TABLE IF EXISTS temp.{name}")
 
 
-def _lf_copy(path: Path, tmp: Path | str, crs: np.ndarray) -> Path:
-    """A copy of ``path`` without the CRs of its CRLF record ends (see :func:`_read_into_stage`)."""
+def _lf_copy(path: Path, tmp: Path, spans: csvfile.RecordSpans) -> Path | None:
+    """When ``path``'s records end in both LF and CRLF, a copy in ``tmp`` whose records all
+    end in LF (same records, same line numbers); None when the ends agree.
+
+    DuckDB's parallel reader refuses such a file, its single-threaded one misreads it, and
+    with quoted last fields it can reject good records without an error; all read the copy
+    as strictly. Line numbers and reject texts still come from the original.
+    """
+    crs = csvfile.mixed_line_end_crs(path, spans)
+    if crs is None:
+        return None
     log.info("%s: both LF and CRLF line ends; reading a copy with LF", path)
-    copy = Path(tmp) / path.name
+    copy = tmp / path.name
     csvfile.copy_without(path, copy, crs)
     return copy
 
@@ -254,10 +263,12 @@ def _read_into_stage(
     stage_sql: Callable[[int, bool, Path], str],
     temp_tables: list[str],
     rejects: str,
+    spans: Callable[[], csvfile.RecordSpans],
     read_path: Path | None = None,
 ) -> Path:
     """Run ``stage_sql`` on ``path`` (or on ``read_path``, a copy of it), handling what
-    DuckDB's strict reader refuses; returns the path it read.
+    DuckDB's strict reader refuses; returns the path it read. ``spans`` gives the file's
+    record scan (see :func:`_lf_copy`).
 
     The reader's buffers grow with max_line_size, and a large one leaves little to read
     in parallel: read with the usual limit, and again with the large one only when a
@@ -271,13 +282,9 @@ def _read_into_stage(
                 break
             except duckdb.Error as exc:
                 _drop(con, temp_tables)
-                # DuckDB's parallel reader refuses a file whose records end in both LF and
-                # CRLF, and its single-threaded one misreads it. Both read, as strictly, a
-                # copy whose records all end in LF: same records, same line numbers (the
-                # reject texts come from the original).
-                crs = None if read_path != path else csvfile.mixed_line_end_crs(path, _spans(path))
-                if crs is not None:
-                    read_path = _lf_copy(path, tmp, crs)
+                copy = _lf_copy(path, tmp, spans()) if read_path == path else None
+                if copy is not None:
+                    read_path = copy
                     continue
                 if parallel and SERIAL_ONLY_MESSAGE in str(exc):
                     # DuckDB's parallel reader refuses some files with quoted line breaks
@@ -315,13 +322,10 @@ def _spans(path: Path) -> csvfile.RecordSpans:
     return csvfile.record_spans_exact(path) if small else csvfile.record_spans(path)
 
 
-def _record_spans(
-    path: Path, n_records: int, spans: csvfile.RecordSpans | None = None
-) -> csvfile.RecordSpans:
-    """Every record's span (``spans`` if already scanned), checked against the
-    ``n_records`` DuckDB's reader parsed."""
+def _record_spans(path: Path, n_records: int, spans: csvfile.RecordSpans) -> csvfile.RecordSpans:
+    """``spans`` (from :func:`_spans`), checked against the ``n_records`` DuckDB's reader
+    parsed; the exact scan replaces a quote-parity one that disagrees."""
     small = path.stat().st_size <= EXACT_SPANS_MAX_BYTES
-    spans = _spans(path) if spans is None else spans
     if len(spans.data_index()) != n_records and not small:
         log.info("%s: quote-parity record scan disagrees; using the exact scan", path)
         spans = csvfile.record_spans_exact(path)
@@ -345,7 +349,7 @@ def _locate(
     n_parsed: int,
     structural: list[tuple[int, str]],
     rule_rows: duckdb.DuckDBPyConnection,
-    spans: csvfile.RecordSpans | None = None,
+    spans: csvfile.RecordSpans,
 ) -> Iterator[tuple[int, str, str]]:
     """Turn reader rejects (record numbers) and rule rejects (parsed-row positions, read in
     batches from ``rule_rows``) into (physical line number, reason, original record text).
