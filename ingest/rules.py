@@ -226,7 +226,7 @@ def violation(col: Column, v: str, p: str | None) -> str:
         )
         checks.append(
             f"WHEN NOT {p} {_IN_RANGE} THEN {quote_literal(name + ': ')} || {_shown(v)} "
-            "|| ' is outside 0001-01-01 to 9999-12-31 UTC'"
+            f"|| ' is outside {TIMESTAMP_MIN[:10]} to {TIMESTAMP_MAX[:10]} UTC'"
         )
     elif col.type == "date":
         checks.append(

@@ -169,9 +169,10 @@ def _parse_row(schema: TableSchema, header: list[str], fields: list[str]) -> dic
             record[col.name] = None
             continue
         if col.type == "int64":
-            if not INTEGER.fullmatch(raw.strip(PADDING)):
+            number = raw.strip(PADDING)
+            if not INTEGER.fullmatch(number):
                 return None
-            value: Any = int(raw.strip(PADDING).split(".")[0])
+            value: Any = int(number.split(".")[0])
             if col.rule == "non_negative" and value < 0:
                 return None
             if col.rule == "positive" and value <= 0:

@@ -79,10 +79,6 @@ def staged_columns(schema: TableSchema) -> tuple[Column, ...]:
     return schema.columns + tuple(c for c in LINEAGE_COLUMNS if c.name == "_source_row")
 
 
-#: Columns of a staged rejected-rows table (file lineage is added on insert).
-STAGED_REJECT_COLUMNS = REJECT_RECORD_COLUMNS
-
-
 def bq_string(value: str) -> str:
     """A GoogleSQL string literal."""
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n") + "'"
@@ -213,7 +209,7 @@ class BigQueryWarehouse:
                     staged.append(rejects_name)
                     rejects_file = Path(tmp) / "rejects.parquet"
                     self._write_rejects(batch, rejects_file)
-                    self._load_parquet(rejects_file, rejects_name, STAGED_REJECT_COLUMNS)
+                    self._load_parquet(rejects_file, rejects_name, REJECT_RECORD_COLUMNS)
             counts = self._swap_slice(
                 batch, meta, rows_name, rejects_name if batch.rejects_table else None
             )
