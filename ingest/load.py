@@ -13,7 +13,7 @@ from pathlib import Path
 from ingest.errors import HeaderError, IngestError, MissingColumnError, NoInputError
 from ingest.schemas import TABLES
 from ingest.settings import Settings
-from ingest.validate import validate_file
+from ingest.validate import plan_read
 from ingest.warehouse import SliceMeta, Warehouse, get_warehouse
 
 log = logging.getLogger(__name__)
@@ -82,18 +82,15 @@ def load_into(warehouse: Warehouse, table: str, path: Path, file_date: date) -> 
     _check_table(table)
     t0 = time.perf_counter()
     path = Path(path)
-    batch = validate_file(warehouse.validation_connection(), TABLES[table], path)
-    try:
-        meta = SliceMeta(
-            table=table,
-            file_date=file_date,
-            source_file=path.name,
-            load_id=uuid.uuid4().hex,
-            loaded_at=datetime.now(UTC),
-        )
-        counts = warehouse.replace_slice(batch, meta)
-    finally:
-        batch.drop()
+    plan = plan_read(TABLES[table], path)
+    meta = SliceMeta(
+        table=table,
+        file_date=file_date,
+        source_file=path.name,
+        load_id=uuid.uuid4().hex,
+        loaded_at=datetime.now(UTC),
+    )
+    counts = warehouse.load_file(plan, meta)
     result = LoadResult(
         table=table,
         file_date=file_date,
@@ -102,7 +99,7 @@ def load_into(warehouse: Warehouse, table: str, path: Path, file_date: date) -> 
         rows_in_file=counts.rows_in_file,
         rows_loaded=counts.rows_loaded,
         rows_rejected=counts.rows_rejected,
-        extra_columns=batch.extra_columns,
+        extra_columns=plan.extra_columns,
         seconds=time.perf_counter() - t0,
     )
     log.info("%s", result.audit_line())

@@ -76,8 +76,10 @@ LINEAGE_COLUMNS: tuple[Column, ...] = (
     Column(
         "_source_row",
         "int64",
-        description="Position of the row among the rows parsed from its file; "
-        "the larger one wins when an id repeats within a file.",
+        description="Orders the rows of one file: a later row has a larger value, and "
+        "the larger one wins when an id repeats within a file. BigQuery stores the row's "
+        "position among the rows parsed from its file; DuckDB gives its storage position "
+        "(rowid), which follows the file's order.",
     ),
 )
 

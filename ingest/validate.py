@@ -55,6 +55,15 @@ REASON = "nj_reject_reason"
 REJECT_BATCH_ROWS = 10_000
 
 
+@dataclass(frozen=True)
+class SliceCounts:
+    """A file's rows: in the file, loaded and rejected (what a warehouse must write)."""
+
+    rows_in_file: int
+    rows_loaded: int
+    rows_rejected: int
+
+
 @dataclass
 class ValidatedFile:
     """A parsed and validated file, held in temporary tables of ``con``."""
@@ -67,11 +76,20 @@ class ValidatedFile:
     rows_in_file: int
     rows_valid: int
     rows_rejected: int
-    valid_sql: str
+    #: The valid rows, typed, with ``_source_row``; None when validated without values.
+    valid_sql: str | None
     #: Temporary table of the rejects (``line_number``, ``reason``, ``line_text``), or
     #: None when there are none.
     rejects_table: str | None
+    #: Whether the records were read exactly as :meth:`FileRead.source_sql` reads them by
+    #: default (so the same rows are valid as in a direct insert from it).
+    read_as_planned: bool
     _temp_tables: list[str] = field(default_factory=list)
+
+    @property
+    def expected_counts(self) -> SliceCounts:
+        """What a warehouse must write for this file."""
+        return SliceCounts(self.rows_in_file, self.rows_valid, self.rows_rejected)
 
     def drop(self) -> None:
         """Drop the temporary tables."""
@@ -95,8 +113,52 @@ def check_header(schema: TableSchema, path: Path) -> csvfile.Header:
     return header
 
 
-def validate_file(con: duckdb.DuckDBPyConnection, schema: TableSchema, path: Path) -> ValidatedFile:
-    """Parse ``path`` against ``schema`` in ``con``; raise before any write if refused."""
+@dataclass(frozen=True)
+class FileRead:
+    """How DuckDB reads and checks one file: the SQL that :func:`validate_file` stages and a
+    warehouse may also insert from directly (see :meth:`source_sql`)."""
+
+    schema: TableSchema
+    path: Path
+    header: csvfile.Header
+    #: Header columns the schema does not know (reported, ignored).
+    extra_columns: tuple[str, ...]
+    #: The schema's columns, typed (meaningful on valid rows), as a select list.
+    typed_select: str
+    #: SQL boolean: the row has the header's field count and every value is acceptable.
+    valid: str
+    #: SQL: NULL for a valid row, else why it is rejected.
+    reason: str
+    _columns_spec: str
+    _parsed_list: str
+
+    def source_sql(
+        self,
+        rejects: str,
+        scan: str,
+        *,
+        read_path: Path | None = None,
+        max_line: int = READ_MAX_LINE_BYTES,
+        parallel: bool = True,
+    ) -> str:
+        """A subquery of the file's records (as VARCHAR, with the parsed helper columns) for
+        :attr:`typed_select`, :attr:`valid` and :attr:`reason`; records the reader cannot
+        take go to the temporary table ``rejects``."""
+        path = read_path or self.path
+        return (
+            f"(SELECT *, {self._parsed_list} FROM read_csv("
+            f"{rules.quote_literal(str(path))}, columns = {self._columns_spec}, header = true, "
+            "auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
+            "encoding = 'utf-8', null_padding = true, nullstr = '\\x00', strict_mode = true, "
+            f"max_line_size = {max_line}, parallel = {str(parallel).lower()}, "
+            f"store_rejects = true, rejects_table = '{rejects}', rejects_scan = '{scan}'))"
+        )
+
+
+def plan_read(schema: TableSchema, path: Path) -> FileRead:
+    """Check ``path``'s header against ``schema`` (see :func:`check_header`) and build the SQL
+    that reads and checks its records. Logs the header's unknown columns."""
+    path = Path(path)
     header = check_header(schema, path)
     known = set(schema.column_names)
     # An unnamed column (a trailing comma in the header, say) is reported by position.
@@ -107,9 +169,6 @@ def validate_file(con: duckdb.DuckDBPyConnection, schema: TableSchema, path: Pat
     )
     if extra:
         log.warning("%s: ignoring unknown column(s) %s", path, ", ".join(extra))
-
-    tag = uuid.uuid4().hex[:12]
-    stage, rej, scan = f"nj_stage_{tag}", f"nj_rej_{tag}", f"nj_rejscan_{tag}"
     # One sentinel column past the header plus null padding and a NULL string that never
     # occurs: missing trailing fields become NULL, present-but-empty ones '', and a surplus
     # field lands in the sentinel (the reader otherwise drops trailing empty fields).
@@ -123,21 +182,53 @@ def validate_file(con: duckdb.DuckDBPyConnection, schema: TableSchema, path: Pat
     # Too few fields leave the last column NULL (null padding), too many fill c_surplus.
     fields_bad = f"(c_surplus IS NOT NULL OR {last} IS NULL)"
     valid = f"(NOT {fields_bad} AND {rules.valid_expr(schema, source, parsed)})"
+    reason = (
+        f"CASE WHEN {valid} THEN NULL WHEN {fields_bad} THEN {rules.quote_literal(FIELDS)} "
+        f"ELSE {rules.reason_expr(schema, source, parsed)} END"
+    )
+    return FileRead(
+        schema=schema,
+        path=path,
+        header=header,
+        extra_columns=extra,
+        typed_select=rules.typed_select(schema, source, parsed),
+        valid=valid,
+        reason=reason,
+        _columns_spec=col_spec,
+        _parsed_list=parsed_list,
+    )
+
+
+def validate_file(
+    con: duckdb.DuckDBPyConnection,
+    schema: TableSchema,
+    path: Path,
+    *,
+    plan: FileRead | None = None,
+    values: bool = True,
+) -> ValidatedFile:
+    """Parse ``path`` against ``schema`` in ``con``; raise before any write if refused.
+
+    ``plan`` is the file's :func:`plan_read`, when the caller already has it. Without
+    ``values`` only the rejects are kept (for a caller that already wrote the valid rows
+    from the same read): the result has no ``valid_sql``.
+    """
+    plan = plan or plan_read(schema, path)
+    path, header = plan.path, plan.header
+    tag = uuid.uuid4().hex[:12]
+    stage, rej, scan = f"nj_stage_{tag}", f"nj_rej_{tag}", f"nj_rejscan_{tag}"
     con.execute("SET TimeZone = 'UTC'")
     temp_tables = [stage, rej, scan]
 
+    last_read: list[tuple[int, bool, Path]] = []
+
     def stage_sql(max_line: int, parallel: bool, read_path: Path) -> str:
-        return (
-            f"CREATE TEMP TABLE {stage} AS SELECT {rules.typed_select(schema, source, parsed)}, "
-            f"CASE WHEN {valid} THEN NULL WHEN {fields_bad} THEN {rules.quote_literal(FIELDS)} "
-            f"ELSE {rules.reason_expr(schema, source, parsed)} END AS {REASON} "
-            f"FROM (SELECT *, {parsed_list} FROM read_csv("
-            f"{rules.quote_literal(str(read_path))}, columns = {col_spec}, header = true, "
-            "auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
-            "encoding = 'utf-8', null_padding = true, nullstr = '\\x00', strict_mode = true, "
-            f"max_line_size = {max_line}, parallel = {str(parallel).lower()}, "
-            f"store_rejects = true, rejects_table = '{rej}', rejects_scan = '{scan}'))"
+        last_read[:] = [(max_line, parallel, read_path)]
+        source = plan.source_sql(
+            rej, scan, read_path=read_path, max_line=max_line, parallel=parallel
         )
+        typed = f"{plan.typed_select}, " if values else ""
+        return f"CREATE TEMP TABLE {stage} AS SELECT {typed}{plan.reason} AS {REASON} FROM {source}"
 
     def counts() -> tuple[int, int, list[tuple[int, str]]]:
         n_parsed, n_rule_rejects = con.execute(
@@ -165,13 +256,16 @@ def validate_file(con: duckdb.DuckDBPyConnection, schema: TableSchema, path: Pat
                 _read_into_stage(con, path, Path(tmp), stage_sql, temp_tables, rej, spans, copy)
                 n_parsed, n_rule_rejects, structural = counts()
 
+    # A record's position is its rowid in the stage, counted from the stage's first one
+    # (rows written inside an open transaction are numbered from a large offset).
+    first = con.execute(f"SELECT coalesce(min(rowid), 0) FROM {stage}").fetchone()[0]  # type: ignore[index]
     rejects_table = None
     if structural or n_rule_rejects:
         rejects_table = f"nj_rejects_{tag}"
         temp_tables.append(rejects_table)
         try:
             rule_rows = con.execute(
-                f"SELECT rowid AS ord, {REASON} FROM {stage} WHERE {REASON} IS NOT NULL "
+                f"SELECT rowid - {first} AS ord, {REASON} FROM {stage} WHERE {REASON} IS NOT NULL "
                 "ORDER BY ord"
             )
             located = _locate(
@@ -184,18 +278,24 @@ def validate_file(con: duckdb.DuckDBPyConnection, schema: TableSchema, path: Pat
         rejects_table = f"temp.{rejects_table}"
 
     typed_cols = ", ".join(rules.quote_ident(c) for c in schema.column_names)
-    valid_sql = f"SELECT {typed_cols}, rowid + 1 AS _source_row FROM {stage} WHERE {REASON} IS NULL"
+    valid_sql = (
+        f"SELECT {typed_cols}, rowid - {first} + 1 AS _source_row "
+        f"FROM {stage} WHERE {REASON} IS NULL"
+        if values
+        else None
+    )
     return ValidatedFile(
         schema=schema,
         path=path,
         con=con,
         columns=header.columns,
-        extra_columns=extra,
+        extra_columns=plan.extra_columns,
         rows_in_file=n_parsed + len(structural),
         rows_valid=n_parsed - n_rule_rejects,
         rows_rejected=len(structural) + n_rule_rejects,
         valid_sql=valid_sql,
         rejects_table=rejects_table,
+        read_as_planned=last_read == [(READ_MAX_LINE_BYTES, True, path)],
         _temp_tables=temp_tables,
     )
 

@@ -7,6 +7,7 @@ import io
 import subprocess
 import sys
 import textwrap
+from dataclasses import astuple
 from datetime import date
 from pathlib import Path
 
@@ -50,6 +51,9 @@ def snapshot(settings: Settings) -> dict[str, list[tuple]]:
 
 
 GOOD_VIEW = "v1,u1,c1,drama,2026-11-25T08:15:30Z,100,200,tv,DE"
+#: A loaded row's position among its file's loaded rows, from ``_source_row`` (which only
+#: orders a file's rows: on DuckDB it is the storage position).
+FILE_ORDER = "row_number() OVER (PARTITION BY _file_date ORDER BY _source_row)"
 
 
 def test_bom_crlf_quoting_and_multiline_fields(settings: Settings, tmp_path: Path) -> None:
@@ -64,7 +68,7 @@ def test_bom_crlf_quoting_and_multiline_fields(settings: Settings, tmp_path: Pat
     got = rows(
         settings,
         "SELECT view_id, genre, strftime(started_at AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M:%S.%g'), "
-        "watch_duration_s, content_duration_s, device, _source_row, _file_date, _source_file "
+        f"watch_duration_s, content_duration_s, device, {FILE_ORDER}, _file_date, _source_file "
         "FROM raw.viewing_logs ORDER BY _source_row",
     )
     assert got == [
@@ -438,7 +442,7 @@ def test_reload_replaces_slice_and_keeps_other_dates(settings: Settings, tmp_pat
     assert (r.rows_in_file, r.rows_loaded, r.rows_rejected) == (2, 2, 0)
     assert rows(
         settings,
-        "SELECT view_id, watch_duration_s, _source_row, _file_date "
+        f"SELECT view_id, watch_duration_s, {FILE_ORDER}, _file_date "
         "FROM raw.viewing_logs ORDER BY 4, 3",
     ) == [("v1", 111, 1, DAY), ("v1", 100, 2, DAY), ("w1", 100, 1, d2)]
     assert rows(settings, "SELECT count(*) FROM raw.viewing_logs_rejected") == [(0,)]
@@ -459,9 +463,10 @@ def assert_failed_load_changes_nothing(
     warehouse_class: type[DuckDBWarehouse],
     error: type[Exception],
     match: str,
+    body: str = VIEW_HEADER + "\n" + GOOD_VIEW + "\n",
 ) -> None:
-    """Load a day, then re-load it through ``warehouse_class``, which must fail with
-    ``error``; the warehouse must be exactly as the first load left it."""
+    """Load a day, then re-load it (``body``) through ``warehouse_class``, which must fail
+    with ``error``; the warehouse must be exactly as the first load left it."""
     from ingest.load import load_into
 
     ingest_file(settings, "viewing_logs", write(tmp_path, "viewing_logs", REJECT_BODY))
@@ -472,7 +477,7 @@ def assert_failed_load_changes_nothing(
             load_into(
                 wh,
                 "viewing_logs",
-                write(tmp_path, "viewing_logs", VIEW_HEADER + "\n" + GOOD_VIEW + "\n"),
+                write(tmp_path, "viewing_logs", body),
                 DAY,
             )
     finally:
@@ -480,9 +485,17 @@ def assert_failed_load_changes_nothing(
     assert snapshot(settings) == before
 
 
-def test_failure_inside_transaction_rolls_back(settings: Settings, tmp_path: Path) -> None:
+class FailingStagedWarehouse(FailingWarehouse):
+    def _load_direct(self, plan, meta):
+        return None  # as for a file with rejects: validated first, then written
+
+
+@pytest.mark.parametrize("warehouse_class", [FailingWarehouse, FailingStagedWarehouse])
+def test_failure_inside_transaction_rolls_back(
+    settings: Settings, tmp_path: Path, warehouse_class: type[DuckDBWarehouse]
+) -> None:
     assert_failed_load_changes_nothing(
-        settings, tmp_path, FailingWarehouse, RuntimeError, "boom after delete"
+        settings, tmp_path, warehouse_class, RuntimeError, "boom after delete"
     )
 
 
@@ -509,16 +522,22 @@ def test_process_killed_mid_load_leaves_previous_slice(settings: Settings, tmp_p
     assert snapshot(settings) == before
 
 
-def test_reconciliation_failure_rolls_back(settings: Settings, tmp_path: Path) -> None:
-    from ingest.validate import ValidatedFile
+@pytest.mark.parametrize(
+    "body",
+    [VIEW_HEADER + "\n" + GOOD_VIEW + "\n", REJECT_BODY],
+    ids=["clean file, one pass", "file with rejects, validated first"],
+)
+def test_reconciliation_failure_rolls_back(settings: Settings, tmp_path: Path, body: str) -> None:
+    from ingest.warehouse import SliceCounts
 
     class Miscounting(DuckDBWarehouse):
-        def replace_slice(self, batch: ValidatedFile, meta):
-            batch.rows_in_file += 1  # pretend the parser saw one more record
-            return super().replace_slice(batch, meta)
+        def _reconcile(self, path, expected, loaded, rejected):
+            # pretend the parser saw one more record
+            expected = SliceCounts(expected.rows_in_file + 1, *astuple(expected)[1:])
+            return super()._reconcile(path, expected, loaded, rejected)
 
     assert_failed_load_changes_nothing(
-        settings, tmp_path, Miscounting, IngestError, "reconciliation failed"
+        settings, tmp_path, Miscounting, IngestError, "reconciliation failed", body
     )
 
 
@@ -573,7 +592,8 @@ def test_record_longer_than_the_readers_default_limit_loads(
     body = VIEW_HEADER + "\n" + GOOD_VIEW.replace("drama", f'"{long_genre}"') + "\n" + GOOD_VIEW
     r = ingest_file(settings, "viewing_logs", write(tmp_path, "viewing_logs", body + "\n"))
     assert (r.rows_in_file, r.rows_loaded, r.rows_rejected) == (2, 2, 0)
-    assert rows(settings, "SELECT length(genre), _source_row FROM raw.viewing_logs ORDER BY 2") == [
+    got = rows(settings, f"SELECT length(genre), {FILE_ORDER} FROM raw.viewing_logs ORDER BY 2")
+    assert got == [
         (3 << 20, 1),
         (5, 2),
     ]

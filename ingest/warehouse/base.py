@@ -1,20 +1,23 @@
 """The warehouse seam: what a loader needs from a warehouse, and nothing more.
 
-Validation happens before and outside the warehouse (see :mod:`ingest.validate`); a
-warehouse only creates the raw tables and atomically replaces one (table, file date)
-slice: raw rows, rejected rows and the audit row together.
+Validation SQL comes from :mod:`ingest.validate`; a warehouse creates the raw tables and
+atomically replaces one (table, file date) slice: raw rows, rejected rows and the audit
+row together.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 from typing import Protocol
 
 import duckdb
 
 from ingest.errors import IngestError
-from ingest.validate import ValidatedFile
+from ingest.validate import FileRead, SliceCounts, ValidatedFile
+
+__all__ = ["SliceCounts", "SliceMeta", "Warehouse", "check_reconciliation"]
 
 
 @dataclass(frozen=True)
@@ -26,15 +29,6 @@ class SliceMeta:
     source_file: str
     load_id: str
     loaded_at: datetime
-
-
-@dataclass(frozen=True)
-class SliceCounts:
-    """What the warehouse actually wrote for one slice."""
-
-    rows_in_file: int
-    rows_loaded: int
-    rows_rejected: int
 
 
 class Warehouse(Protocol):
@@ -50,25 +44,32 @@ class Warehouse(Protocol):
         """Create the raw schema/dataset and its tables if they do not exist."""
         ...
 
+    def load_file(self, plan: FileRead, meta: SliceMeta) -> SliceCounts:
+        """Atomically replace (table, file date) with the file ``plan`` reads: raw rows,
+        rejected rows, audit row. Raises :class:`IngestError` (nothing changed) if refused."""
+        ...
+
     def replace_slice(self, batch: ValidatedFile, meta: SliceMeta) -> SliceCounts:
-        """Atomically replace (table, file date): raw rows, rejected rows, audit row."""
+        """Atomically replace (table, file date) with a validated file."""
         ...
 
     def close(self) -> None: ...
 
 
-def check_reconciliation(batch: ValidatedFile, loaded: int, rejected: int) -> SliceCounts:
-    """Raise (so the caller rolls back) unless rows in file = rows loaded + rows rejected."""
-    counts = SliceCounts(batch.rows_in_file, loaded, rejected)
+def check_reconciliation(
+    path: Path, expected: SliceCounts, loaded: int, rejected: int
+) -> SliceCounts:
+    """Raise (so the caller rolls back) unless the rows written match what the file held:
+    rows in file = rows loaded + rows rejected, each as ``expected``."""
     if (
-        loaded != batch.rows_valid
-        or rejected != batch.rows_rejected
-        or (batch.rows_in_file != loaded + rejected)
+        loaded != expected.rows_loaded
+        or rejected != expected.rows_rejected
+        or expected.rows_in_file != loaded + rejected
     ):
         raise IngestError(
-            f"{batch.path}: reconciliation failed: {batch.rows_in_file} rows in file but "
-            f"{loaded} loaded (expected {batch.rows_valid}) + {rejected} rejected "
-            f"(expected {batch.rows_rejected}); the load was rolled back. This is a bug in "
+            f"{path}: reconciliation failed: {expected.rows_in_file} rows in file but "
+            f"{loaded} loaded (expected {expected.rows_loaded}) + {rejected} rejected "
+            f"(expected {expected.rows_rejected}); the load was rolled back. This is a bug in "
             "the loader: report it with the file"
         )
-    return counts
+    return SliceCounts(expected.rows_in_file, loaded, rejected)

@@ -40,7 +40,7 @@ from ingest.schemas import (
     Column,
     TableSchema,
 )
-from ingest.validate import ValidatedFile
+from ingest.validate import FileRead, ValidatedFile, validate_file
 from ingest.warehouse.base import SliceCounts, SliceMeta, check_reconciliation
 from ingest.warehouse.bigquery_connection import bigquery_client
 
@@ -186,6 +186,14 @@ class BigQueryWarehouse:
                 "if it holds nothing to keep) and run again"
             )
 
+    def load_file(self, plan: FileRead, meta: SliceMeta) -> SliceCounts:
+        """Validate the file in the local DuckDB connection, then replace its slice."""
+        batch = validate_file(self.con, plan.schema, plan.path, plan=plan)
+        try:
+            return self.replace_slice(batch, meta)
+        finally:
+            batch.drop()
+
     def replace_slice(self, batch: ValidatedFile, meta: SliceMeta) -> SliceCounts:
         if batch.con is not self.con:
             raise ValueError("batch was validated in another connection")
@@ -216,7 +224,9 @@ class BigQueryWarehouse:
         finally:
             for name in staged:
                 self._drop_quietly(name)
-        return check_reconciliation(batch, counts.rows_loaded, counts.rows_rejected)
+        return check_reconciliation(
+            batch.path, batch.expected_counts, counts.rows_loaded, counts.rows_rejected
+        )
 
     def close(self) -> None:
         self.con.close()
