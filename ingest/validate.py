@@ -10,6 +10,11 @@ reader's reject store. Valid rows are never copied again here:
 :attr:`ValidatedFile.valid_sql` is a plain projection of the temporary table, and the
 warehouse writes them in a single pass.
 
+:func:`plan_read` checks the header and builds that read (:class:`FileRead`); a warehouse
+may also insert straight from it. The DuckDB warehouse does so for every file, and calls
+:func:`validate_file` only to locate the rejects (without values) or for a file its one
+pass cannot read (see :mod:`ingest.warehouse.duckdb_warehouse`).
+
 Physical line numbers are only computed when the file has rejects (see
 :mod:`ingest.csvfile`). DuckDB's parallel reader refuses some files with quoted line
 breaks (it cannot pad missing fields there); those are read again in a single thread.

@@ -264,3 +264,38 @@ def test_rows_that_failed_a_check_are_hidden_until_deleted_after_the_commit(
     ingest_file(settings, "viewing_logs", write(tmp_path, "viewing_logs", REJECT_BODY))
     assert rows(settings, stored + " WHERE _file_date IS NULL") == [(0,)]
     assert rows(settings, stored) == [(2,)]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_one_pass_and_validated_loads_agree_on_random_messy_files(
+    tmp_path: Path, seed: int
+) -> None:
+    import random
+
+    from test_ingest_random_files import _write_random_file
+
+    table = list(TABLES)[seed % len(TABLES)]
+    schema = TABLES[table]
+    path = _write_random_file(random.Random(seed), tmp_path / "src", table)
+    written = {}
+    for cls in (DuckDBWarehouse, StagedOnly):
+        db = tmp_path / f"{cls.__name__}.duckdb"
+        warehouse = cls(db)
+        try:
+            warehouse.ensure_raw_tables()
+            load_into(warehouse, table, path, DAY)
+        finally:
+            warehouse.close()
+        s = Settings(target="ci", duckdb_path=db)
+        written[cls] = (
+            rows(
+                s, f"SELECT {', '.join(schema.column_names)} FROM raw.{table} ORDER BY _source_row"
+            ),
+            rows(
+                s,
+                f"SELECT line_number, reason, line_text FROM raw.{schema.rejected_table} "
+                "ORDER BY line_number",
+            ),
+            rows(s, "SELECT rows_in_file, rows_loaded, rows_rejected FROM raw.load_audit"),
+        )
+    assert written[DuckDBWarehouse] == written[StagedOnly]
