@@ -204,7 +204,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=5_000_000, help="rows (default: 5000000)")
     parser.add_argument("--seed", type=int, default=42, help="generator seed (default: 42)")
-    parser.add_argument("--rounds", type=int, default=3, help="ingest rounds (default: 3)")
+    parser.add_argument("--rounds", type=int, default=5, help="ingest rounds (default: 5)")
     parser.add_argument(
         "--flow-rounds", type=int, default=3, help="flow vs plain rounds (default: 3; 0 skips)"
     )
