@@ -400,8 +400,10 @@ def _read_into_stage(
                 stray_cr = csvfile.find_stray_cr(path)
                 if stray_cr is not None:
                     raise _stray_cr_error(path, stray_cr) from exc
+                # The reader may have been reading a copy: name the file the user gave.
+                detail = str(exc).replace(str(read_path), str(path))
                 raise IngestError(
-                    f"{path}: could not be parsed as CSV ({exc}); fix the file (RFC 4180 "
+                    f"{path}: could not be parsed as CSV ({detail}); fix the file (RFC 4180 "
                     "quoting, UTF-8) and load it again"
                 ) from exc
         too_long = con.execute(

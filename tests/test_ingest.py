@@ -281,6 +281,24 @@ def test_stray_carriage_return_refuses_file_naming_the_line(
     assert snapshot(settings) == before
 
 
+def test_a_file_refused_after_reading_its_lf_copy_names_only_the_file(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # Both LF and CRLF line ends (read from an LF copy), then a stray quote followed by a CR
+    # inside a field: quote parity cannot place that CR, so the reader's own error is shown.
+    lines = [VIEW_HEADER] + [GOOD_VIEW.replace("v1,", f"v{i},") for i in range(6)]
+    lines[2] = lines[2].replace("u1,", 'u1",')
+    lines[5] = lines[5].replace(",200,", ",2\r00,")
+    body = lines[0] + "\r\n" + "\n".join(lines[1:]) + "\n"
+    bad = write(tmp_path, "viewing_logs", body)
+    with pytest.raises(IngestError, match="could not be parsed as CSV") as exc:
+        ingest_file(settings, "viewing_logs", bad)
+    message = str(exc.value)
+    assert message.startswith(str(bad)) and message.endswith("again")
+    assert "nj-read-" not in message  # the temporary copy's path
+    assert f"file = {bad}" in message
+
+
 def test_missing_column_cli_exits_non_zero(settings: Settings, tmp_path: Path) -> None:
     bad = write(tmp_path, "viewing_logs", "view_id,user_id\nv1,u1\n")
     proc = subprocess.run(
