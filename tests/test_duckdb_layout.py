@@ -299,3 +299,34 @@ def test_one_pass_and_validated_loads_agree_on_random_messy_files(
             rows(s, "SELECT rows_in_file, rows_loaded, rows_rejected FROM raw.load_audit"),
         )
     assert written[DuckDBWarehouse] == written[StagedOnly]
+
+
+def test_file_order_survives_redelivery_and_checkpoint(settings: Settings, tmp_path: Path) -> None:
+    # rowids are storage positions: deleting a re-delivered slice and checkpointing (which
+    # vacuums deleted rows) may renumber the rows stored after it, but must keep their order.
+    def drop(day: date, n: int, first: int) -> Path:
+        lines = [VIEW_HEADER] + [
+            f"v{i % 500},u1,c1,drama,2026-11-25T08:15:30Z,{i},600,tv,DE"
+            for i in range(first, first + n)
+        ]
+        return write(tmp_path, "viewing_logs", "\n".join(lines) + "\n", day)
+
+    day1, day2, day3 = date(2026, 11, 24), date(2026, 11, 25), date(2026, 11, 26)
+    ingest_file(settings, "viewing_logs", drop(day1, 300_000, 0))
+    ingest_file(settings, "viewing_logs", drop(day2, 300_000, 1_000_000))
+    ingest_file(settings, "viewing_logs", drop(day1, 1_000, 5_000_000))  # re-delivered, smaller
+    ingest_file(settings, "viewing_logs", drop(day3, 1_000, 9_000_000))
+    con = duckdb.connect(str(settings.duckdb_path))
+    try:
+        con.execute("FORCE CHECKPOINT")
+    finally:
+        con.close()
+    # In each file, watch_duration_s counts up with the row: _source_row must order it so.
+    out_of_order = rows(
+        settings,
+        "SELECT _file_date, count(*), count(*) FILTER (WHERE watch_duration_s <= previous) "
+        "FROM (SELECT _file_date, watch_duration_s, lag(watch_duration_s) OVER "
+        "(PARTITION BY _file_date ORDER BY _source_row) AS previous FROM raw.viewing_logs) "
+        "GROUP BY 1 ORDER BY 1",
+    )
+    assert out_of_order == [(day1, 1_000, 0), (day2, 300_000, 0), (day3, 1_000, 0)]
