@@ -12,7 +12,7 @@ warehouse writes them in a single pass.
 
 :func:`plan_read` checks the header and builds that read (:class:`FileRead`); a warehouse
 may also insert straight from it. The DuckDB warehouse does so for every file, and calls
-:func:`validate_file` only to locate the rejects (without values) or for a file its one
+:func:`validate_read` only to locate the rejects (without values) or for a file its one
 pass cannot read (see :mod:`ingest.warehouse.duckdb_warehouse`).
 
 Physical line numbers are only computed when the file has rejects (see
@@ -120,7 +120,7 @@ def check_header(schema: TableSchema, path: Path) -> csvfile.Header:
 
 @dataclass(frozen=True)
 class FileRead:
-    """How DuckDB reads and checks one file: the SQL that :func:`validate_file` stages and a
+    """How DuckDB reads and checks one file: the SQL that :func:`validate_read` stages and a
     warehouse may also insert from directly (see :meth:`source_sql`)."""
 
     schema: TableSchema
@@ -204,31 +204,27 @@ def plan_read(schema: TableSchema, path: Path) -> FileRead:
     )
 
 
-def validate_file(
-    con: duckdb.DuckDBPyConnection,
-    schema: TableSchema,
-    path: Path,
-    *,
-    plan: FileRead | None = None,
-    values: bool = True,
-) -> ValidatedFile:
-    """Parse ``path`` against ``schema`` in ``con``; raise before any write if refused.
+def validate_file(con: duckdb.DuckDBPyConnection, schema: TableSchema, path: Path) -> ValidatedFile:
+    """Parse ``path`` against ``schema`` in ``con``; raise before any write if refused."""
+    return validate_read(con, plan_read(schema, path))
 
-    ``plan`` is the file's :func:`plan_read`, when the caller already has it. Without
-    ``values`` only the rejects are kept (for a caller that already wrote the valid rows
-    from the same read): the result has no ``valid_sql``.
+
+def validate_read(
+    con: duckdb.DuckDBPyConnection, plan: FileRead, *, values: bool = True
+) -> ValidatedFile:
+    """Read and check the file ``plan`` reads into temporary tables of ``con``, and locate
+    its rejects; raise before any write if refused.
+
+    Without ``values`` only the rejects are kept (for a caller that already wrote the valid
+    rows from the same read): the result has no ``valid_sql``.
     """
-    plan = plan or plan_read(schema, path)
-    path, header = plan.path, plan.header
+    schema, path, header = plan.schema, plan.path, plan.header
     tag = uuid.uuid4().hex[:12]
     stage, rej, scan = f"nj_stage_{tag}", f"nj_rej_{tag}", f"nj_rejscan_{tag}"
     con.execute("SET TimeZone = 'UTC'")
     temp_tables = [stage, rej, scan]
 
-    last_read: list[tuple[int, bool, Path]] = []
-
     def stage_sql(max_line: int, parallel: bool, read_path: Path) -> str:
-        last_read[:] = [(max_line, parallel, read_path)]
         source = plan.source_sql(
             rej, scan, read_path=read_path, max_line=max_line, parallel=parallel
         )
@@ -249,16 +245,18 @@ def validate_file(
     # asked for (by a failed read or by rejects).
     spans = functools.cache(lambda: _spans(path))
     with tempfile.TemporaryDirectory(prefix="nj-read-") as tmp:
-        read_path = _read_into_stage(con, path, Path(tmp), stage_sql, temp_tables, rej, spans)
+        read = _read_into_stage(con, path, Path(tmp), stage_sql, temp_tables, rej, spans)
         n_parsed, n_rule_rejects, structural = counts()
-        if (structural or n_rule_rejects) and read_path == path:
+        if (structural or n_rule_rejects) and read.path == path:
             # Records are only mapped to lines when there are rejects. Mixed LF and CRLF
             # ends can also make DuckDB's reader reject good records without an error (a
             # quoted last field before a CRLF, in a file whose first line ends in LF).
             copy = _lf_copy(path, Path(tmp), spans())
             if copy is not None:
                 _drop(con, temp_tables)
-                _read_into_stage(con, path, Path(tmp), stage_sql, temp_tables, rej, spans, copy)
+                read = _read_into_stage(
+                    con, path, Path(tmp), stage_sql, temp_tables, rej, spans, copy
+                )
                 n_parsed, n_rule_rejects, structural = counts()
 
     # A record's position is its rowid in the stage, counted from the stage's first one
@@ -300,7 +298,7 @@ def validate_file(
         rows_rejected=len(structural) + n_rule_rejects,
         valid_sql=valid_sql,
         rejects_table=rejects_table,
-        read_as_planned=last_read == [(READ_MAX_LINE_BYTES, True, path)],
+        read_as_planned=read == _Read(path, READ_MAX_LINE_BYTES, True),
         _temp_tables=temp_tables,
     )
 
@@ -361,6 +359,15 @@ def _lf_copy(path: Path, tmp: Path, spans: csvfile.RecordSpans) -> Path | None:
     return copy
 
 
+@dataclass(frozen=True)
+class _Read:
+    """How the stage was read in the end: which file, the line limit, in parallel or not."""
+
+    path: Path
+    max_line: int
+    parallel: bool
+
+
 def _read_into_stage(
     con: duckdb.DuckDBPyConnection,
     path: Path,
@@ -370,9 +377,9 @@ def _read_into_stage(
     rejects: str,
     spans: Callable[[], csvfile.RecordSpans],
     read_path: Path | None = None,
-) -> Path:
+) -> _Read:
     """Run ``stage_sql`` on ``path`` (or on ``read_path``, a copy of it), handling what
-    DuckDB's strict reader refuses; returns the path it read. ``spans`` gives the file's
+    DuckDB's strict reader refuses; returns how it read the file. ``spans`` gives the file's
     record scan (see :func:`_lf_copy`).
 
     The reader's buffers grow with max_line_size, and a large one leaves little to read
@@ -397,9 +404,7 @@ def _read_into_stage(
                     log.info("%s: quoted line breaks; reading the file in a single thread", path)
                     parallel = False
                     continue
-                stray_cr = csvfile.find_stray_cr(path)
-                if stray_cr is not None:
-                    raise _stray_cr_error(path, stray_cr) from exc
+                _refuse_stray_cr(path)
                 # The reader may have been reading a copy: name the file the user gave.
                 detail = str(exc).replace(str(read_path), str(path))
                 raise IngestError(
@@ -412,35 +417,42 @@ def _read_into_stage(
         if not too_long or max_line == MAX_LINE_BYTES:
             break
         _drop(con, temp_tables)
-    return read_path
+    return _Read(read_path, max_line, parallel)
 
 
-def _stray_cr_error(path: Path, line: int) -> IngestError:
-    return IngestError(
-        f"{path}: line {line}: a carriage return (CR) outside quotes that does not end the "
-        "line; quote the field that holds it (RFC 4180) or remove it, and load the file again"
-    )
+def _refuse_stray_cr(path: Path) -> None:
+    """Raise, naming the line, when ``path`` has a carriage return outside quotes that does
+    not end a line (the usual reason DuckDB's reader cannot read a file)."""
+    line = csvfile.find_stray_cr(path)
+    if line is not None:
+        raise IngestError(
+            f"{path}: line {line}: a carriage return (CR) outside quotes that does not end the "
+            "line; quote the field that holds it (RFC 4180) or remove it, and load the file "
+            "again"
+        )
+
+
+def _exact_scan_affordable(path: Path) -> bool:
+    return path.stat().st_size <= EXACT_SPANS_MAX_BYTES
 
 
 def _spans(path: Path) -> csvfile.RecordSpans:
     """Every record's span: exact (Python's csv) up to EXACT_SPANS_MAX_BYTES, else by quote
     parity (exact for RFC 4180 files)."""
-    small = path.stat().st_size <= EXACT_SPANS_MAX_BYTES
-    return csvfile.record_spans_exact(path) if small else csvfile.record_spans(path)
+    if _exact_scan_affordable(path):
+        return csvfile.record_spans_exact(path)
+    return csvfile.record_spans(path)
 
 
 def _record_spans(path: Path, n_records: int, spans: csvfile.RecordSpans) -> csvfile.RecordSpans:
     """``spans`` (from :func:`_spans`), checked against the ``n_records`` DuckDB's reader
     parsed; the exact scan replaces a quote-parity one that disagrees."""
-    small = path.stat().st_size <= EXACT_SPANS_MAX_BYTES
-    if len(spans.data_index()) != n_records and not small:
+    if len(spans.data_index()) != n_records and not _exact_scan_affordable(path):
         log.info("%s: quote-parity record scan disagrees; using the exact scan", path)
         spans = csvfile.record_spans_exact(path)
     found = len(spans.data_index())
     if found != n_records:
-        stray_cr = csvfile.find_stray_cr(path)
-        if stray_cr is not None:
-            raise _stray_cr_error(path, stray_cr)
+        _refuse_stray_cr(path)
         raise IngestError(
             f"{path}: found {found} data records but the CSV reader parsed {n_records}; "
             "the file's quoting is probably broken (an unbalanced '\"'). Fix the quoting and "

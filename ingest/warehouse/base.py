@@ -15,9 +15,15 @@ from typing import Protocol
 import duckdb
 
 from ingest.errors import IngestError
-from ingest.validate import FileRead, SliceCounts, ValidatedFile
+from ingest.validate import FileRead, SliceCounts, ValidatedFile, validate_read
 
-__all__ = ["SliceCounts", "SliceMeta", "Warehouse", "check_reconciliation"]
+__all__ = [
+    "SliceCounts",
+    "SliceMeta",
+    "Warehouse",
+    "check_reconciliation",
+    "load_validated",
+]
 
 
 @dataclass(frozen=True)
@@ -73,3 +79,13 @@ def check_reconciliation(
             "the loader: report it with the file"
         )
     return SliceCounts(expected.rows_in_file, loaded, rejected)
+
+
+def load_validated(warehouse: Warehouse, plan: FileRead, meta: SliceMeta) -> SliceCounts:
+    """Validate the file ``plan`` reads into temporary tables of the warehouse's validation
+    connection, then replace its slice from them."""
+    batch = validate_read(warehouse.validation_connection(), plan)
+    try:
+        return warehouse.replace_slice(batch, meta)
+    finally:
+        batch.drop()

@@ -40,8 +40,8 @@ from ingest.schemas import (
     Column,
     TableSchema,
 )
-from ingest.validate import FileRead, ValidatedFile, validate_file
-from ingest.warehouse.base import SliceCounts, SliceMeta, check_reconciliation
+from ingest.validate import FileRead, ValidatedFile
+from ingest.warehouse.base import SliceCounts, SliceMeta, check_reconciliation, load_validated
 from ingest.warehouse.bigquery_connection import bigquery_client
 
 if TYPE_CHECKING:
@@ -188,11 +188,7 @@ class BigQueryWarehouse:
 
     def load_file(self, plan: FileRead, meta: SliceMeta) -> SliceCounts:
         """Validate the file in the local DuckDB connection, then replace its slice."""
-        batch = validate_file(self.con, plan.schema, plan.path, plan=plan)
-        try:
-            return self.replace_slice(batch, meta)
-        finally:
-            batch.drop()
+        return load_validated(self, plan, meta)
 
     def replace_slice(self, batch: ValidatedFile, meta: SliceMeta) -> SliceCounts:
         if batch.con is not self.con:

@@ -15,7 +15,7 @@ joined to ``raw.load_audit`` for the rest of the lineage:
 **Loading.** A file is first written straight from DuckDB's CSV reader into the stored
 table, checked in the same pass (see :meth:`DuckDBWarehouse.load_file`). That is the whole
 load for a clean file. A file with any reject, or one the reader refuses as read there, is
-loaded through :func:`ingest.validate.validate_file` instead, which locates each reject
+loaded through :func:`ingest.validate.validate_read` instead, which locates each reject
 and handles the files DuckDB's reader needs help with.
 """
 
@@ -40,8 +40,13 @@ from ingest.schemas import (
     Column,
     TableSchema,
 )
-from ingest.validate import FileRead, ValidatedFile, validate_file
-from ingest.warehouse.base import SliceCounts, SliceMeta, check_reconciliation
+from ingest.validate import FileRead, ValidatedFile, validate_read
+from ingest.warehouse.base import (
+    SliceCounts,
+    SliceMeta,
+    check_reconciliation,
+    load_validated,
+)
 
 log = logging.getLogger(__name__)
 q = rules.quote_ident
@@ -54,6 +59,16 @@ STORED_LINEAGE: tuple[Column, ...] = tuple(c for c in LINEAGE_COLUMNS if c.name 
 def rows_table(schema: TableSchema) -> str:
     """The stored table behind the ``raw.<table>`` view (unquoted name, in ``raw``)."""
     return f"_{schema.name}_rows"
+
+
+def _stored(schema: TableSchema) -> str:
+    """The stored table behind ``raw.<table>``, qualified and quoted."""
+    return f"{RAW_SCHEMA}.{q(rows_table(schema))}"
+
+
+def _stored_columns(schema: TableSchema) -> str:
+    """The stored table's columns, quoted, as an INSERT or a SELECT lists them."""
+    return ", ".join(q(c.name) for c in schema.columns + STORED_LINEAGE)
 
 
 def _ddl(name: str, columns: tuple[Column, ...]) -> str:
@@ -76,7 +91,7 @@ def _view_sql(schema: TableSchema) -> str:
     ]
     return (
         f"CREATE OR REPLACE VIEW {RAW_SCHEMA}.{q(schema.name)} AS SELECT {', '.join(select)} "
-        f"FROM {RAW_SCHEMA}.{q(rows_table(schema))} AS r "
+        f"FROM {_stored(schema)} AS r "
         f"LEFT JOIN {RAW_SCHEMA}.{q(AUDIT_TABLE)} AS a "
         f"ON a.table_name = {lit(schema.name)} AND a._file_date = r._file_date "
         # rows that failed a check in a one-pass load, deleted right after its commit
@@ -128,10 +143,9 @@ class DuckDBWarehouse:
         if kind is None or kind[0] != "BASE TABLE":
             return
         log.info("raw.%s: moving to the view layout (lineage kept per slice)", schema.name)
-        columns = ", ".join(q(c.name) for c in schema.columns + STORED_LINEAGE)
         try:
             self.con.execute(
-                f"CREATE TABLE {RAW_SCHEMA}.{q(rows_table(schema))} AS SELECT {columns} "
+                f"CREATE TABLE {_stored(schema)} AS SELECT {_stored_columns(schema)} "
                 f"FROM {RAW_SCHEMA}.{q(schema.name)} ORDER BY _file_date, _source_row"
             )
         except duckdb.Error as exc:
@@ -147,8 +161,8 @@ class DuckDBWarehouse:
 
     def _delete_slice(self, schema: TableSchema, meta: SliceMeta) -> None:
         day = lit(meta.file_date)
-        for name in (rows_table(schema), schema.rejected_table):
-            self.con.execute(f"DELETE FROM {RAW_SCHEMA}.{q(name)} WHERE _file_date = {day}")
+        for table in (_stored(schema), f"{RAW_SCHEMA}.{q(schema.rejected_table)}"):
+            self.con.execute(f"DELETE FROM {table} WHERE _file_date = {day}")
         self.con.execute(
             f"DELETE FROM {RAW_SCHEMA}.{q(AUDIT_TABLE)} WHERE table_name = {lit(schema.name)} "
             f"AND _file_date = {day}"
@@ -174,24 +188,19 @@ class DuckDBWarehouse:
 
     def _stored_count(self, schema: TableSchema, meta: SliceMeta) -> int:
         return self.con.execute(
-            f"SELECT count(*) FROM {RAW_SCHEMA}.{q(rows_table(schema))} "
-            f"WHERE _file_date = {lit(meta.file_date)}"
+            f"SELECT count(*) FROM {_stored(schema)} WHERE _file_date = {lit(meta.file_date)}"
         ).fetchone()[0]  # type: ignore[index]
 
     def load_file(self, plan: FileRead, meta: SliceMeta) -> SliceCounts:
         """Replace the (table, file date) slice with the file ``plan`` reads, atomically.
 
         The file is written in one pass where it can be (:meth:`_load_direct`); otherwise it
-        goes through :func:`validate_file` and :meth:`replace_slice`.
+        goes through :func:`validate_read` and :meth:`replace_slice`.
         """
         counts = self._load_direct(plan, meta)
         if counts is not None:
             return counts
-        batch = validate_file(self.con, plan.schema, plan.path, plan=plan)
-        try:
-            return self.replace_slice(batch, meta)
-        finally:
-            batch.drop()
+        return load_validated(self, plan, meta)
 
     def _load_direct(self, plan: FileRead, meta: SliceMeta) -> SliceCounts | None:
         """Write the file straight from the CSV reader into the stored table, in one
@@ -199,7 +208,7 @@ class DuckDBWarehouse:
 
         Every value is checked in the same pass; a row that fails is written with a NULL
         ``_file_date``, which the view hides, and deleted after the commit. When there are
-        rejects, the file is read again for them only (:func:`validate_file` without
+        rejects, the file is read again for them only (:func:`validate_read` without
         values), which locates each one. Returns None, with the transaction rolled back,
         when the reader refuses the file as read here or the second read had to read it
         differently (longer records, mixed line ends): then the caller loads the validated
@@ -209,8 +218,7 @@ class DuckDBWarehouse:
         self._delete_failed_rows(schema)  # left by a load cut short, if any
         tag = uuid.uuid4().hex[:12]
         rejects, scan = f"nj_rej_{tag}", f"nj_rejscan_{tag}"
-        stored = f"{RAW_SCHEMA}.{q(rows_table(schema))}"
-        columns = ", ".join(q(c.name) for c in schema.columns + STORED_LINEAGE)
+        stored, columns = _stored(schema), _stored_columns(schema)
         batch: ValidatedFile | None = None
         con.execute("BEGIN TRANSACTION")
         try:
@@ -234,7 +242,7 @@ class DuckDBWarehouse:
             rejected = 0
             if failed:
                 log.info("%s: has rejects; reading it again to locate them", plan.path)
-                batch = validate_file(con, schema, plan.path, plan=plan, values=False)
+                batch = validate_read(con, plan, values=False)
                 if not batch.read_as_planned:
                     log.info("%s: read differently for its rejects; validating it", plan.path)
                     con.execute("ROLLBACK")
@@ -264,9 +272,7 @@ class DuckDBWarehouse:
         deleting rows a transaction wrote itself makes DuckDB rewrite all of them at commit
         (seconds on millions of rows), while deleting committed ones only marks them. A
         load cut short in between leaves them to the next load."""
-        self.con.execute(
-            f"DELETE FROM {RAW_SCHEMA}.{q(rows_table(schema))} WHERE _file_date IS NULL"
-        )
+        self.con.execute(f"DELETE FROM {_stored(schema)} WHERE _file_date IS NULL")
 
     def _insert_rejects(self, batch: ValidatedFile, meta: SliceMeta) -> int:
         if not batch.rejects_table:
@@ -288,8 +294,7 @@ class DuckDBWarehouse:
         if batch.valid_sql is None:
             raise ValueError("batch was validated without its values")
         schema = batch.schema
-        stored = f"{RAW_SCHEMA}.{q(rows_table(schema))}"
-        columns = ", ".join(q(c.name) for c in schema.columns + STORED_LINEAGE)
+        stored, columns = _stored(schema), _stored_columns(schema)
         data_cols = ", ".join(q(c) for c in schema.column_names)
         con = self.con
         file_date = lit(meta.file_date)
