@@ -32,11 +32,11 @@ class StagedOnly(DuckDBWarehouse):
         return None
 
 
-def load_with(warehouse_class: type[DuckDBWarehouse], db: Path, path: Path) -> None:
-    warehouse = warehouse_class(db)
+def load_with(warehouse: DuckDBWarehouse, path: Path, table: str = "viewing_logs") -> None:
+    """Load ``path`` as the ``DAY`` file of ``table`` through ``warehouse``, then close it."""
     try:
         warehouse.ensure_raw_tables()
-        load_into(warehouse, "viewing_logs", path, DAY)
+        load_into(warehouse, table, path, DAY)
     finally:
         warehouse.close()
 
@@ -78,7 +78,7 @@ def test_one_pass_and_validated_loads_write_the_same_rows_in_the_same_order(
     got = {}
     for cls in (DuckDBWarehouse, StagedOnly):
         db = tmp_path / f"{cls.__name__}.duckdb"
-        load_with(cls, db, path)
+        load_with(cls(db), path)
         got[cls] = rows(
             Settings(target="ci", duckdb_path=db),
             f"SELECT {columns}, _source_file, _file_date FROM raw.viewing_logs "
@@ -147,12 +147,7 @@ def test_file_order_is_kept_on_a_file_read_in_parallel(settings: Settings, tmp_p
     ]
     path = write(tmp_path, "viewing_logs", "\n".join(lines) + "\n")
     assert path.stat().st_size > 40 << 20
-    warehouse = DuckDBWarehouse(settings.duckdb_path, threads=4)
-    try:
-        warehouse.ensure_raw_tables()
-        load_into(warehouse, "viewing_logs", path, DAY)
-    finally:
-        warehouse.close()
+    load_with(DuckDBWarehouse(settings.duckdb_path, threads=4), path)
     # watch_duration_s is the row's index in the file: _source_row must order it exactly.
     assert rows(
         settings,
@@ -252,7 +247,7 @@ def test_rows_that_failed_a_check_are_hidden_until_deleted_after_the_commit(
         def _delete_failed_rows(self, schema):
             pass
 
-    load_with(CutShort, settings.duckdb_path, write(tmp_path, "viewing_logs", REJECT_BODY))
+    load_with(CutShort(settings.duckdb_path), write(tmp_path, "viewing_logs", REJECT_BODY))
     # The rows that failed a rule are still stored, with no file date, but not in raw.
     stored = "SELECT count(*) FROM raw._viewing_logs_rows"
     assert rows(settings, stored + " WHERE _file_date IS NULL") > [(0,)]
@@ -280,12 +275,7 @@ def test_one_pass_and_validated_loads_agree_on_random_messy_files(
     written = {}
     for cls in (DuckDBWarehouse, StagedOnly):
         db = tmp_path / f"{cls.__name__}.duckdb"
-        warehouse = cls(db)
-        try:
-            warehouse.ensure_raw_tables()
-            load_into(warehouse, table, path, DAY)
-        finally:
-            warehouse.close()
+        load_with(cls(db), path, table)
         s = Settings(target="ci", duckdb_path=db)
         written[cls] = (
             rows(
