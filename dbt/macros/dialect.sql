@@ -39,7 +39,20 @@
     {{ column }}
 {%- endmacro %}
 
-{#- Data type names used in casts and in the mart contracts. -#}
+{#- Data type names used in casts and in the mart contracts. dbt.type_bigint() renders
+    `bigint` on BigQuery too (an alias there); the warehouse's own names leave no doubt. -#}
+{% macro int_type() -%}
+    {{ return(adapter.dispatch('int_type')()) }}
+{%- endmacro %}
+
+{% macro default__int_type() -%}
+    {{ return('bigint') }}
+{%- endmacro %}
+
+{% macro bigquery__int_type() -%}
+    {{ return('int64') }}
+{%- endmacro %}
+
 {% macro float_type() -%}
     {{ return(adapter.dispatch('float_type')()) }}
 {%- endmacro %}

@@ -110,17 +110,17 @@ final as (
     select
         content_days.content_id,
         content_days.activity_date,
-        cast(coalesce(daily_views.views, 0) as {{ dbt.type_bigint() }}) as views,
-        cast(coalesce(daily_views.unique_viewers, 0) as {{ dbt.type_bigint() }})
+        cast(coalesce(daily_views.views, 0) as {{ int_type() }}) as views,
+        cast(coalesce(daily_views.unique_viewers, 0) as {{ int_type() }})
             as unique_viewers,
-        cast(coalesce(daily_views.total_watch_s, 0) as {{ dbt.type_bigint() }})
+        cast(coalesce(daily_views.total_watch_s, 0) as {{ int_type() }})
             as total_watch_s,
         cast(daily_views.avg_completion_rate as {{ float_type() }}) as avg_completion_rate,
-        cast(coalesce(daily_views.completed_views, 0) as {{ dbt.type_bigint() }})
+        cast(coalesce(daily_views.completed_views, 0) as {{ int_type() }})
             as completed_views,
-        cast(coalesce(daily_interactions.likes, 0) as {{ dbt.type_bigint() }}) as likes,
-        cast(coalesce(daily_interactions.shares, 0) as {{ dbt.type_bigint() }}) as shares,
-        cast(coalesce(daily_interactions.comments, 0) as {{ dbt.type_bigint() }}) as comments,
+        cast(coalesce(daily_interactions.likes, 0) as {{ int_type() }}) as likes,
+        cast(coalesce(daily_interactions.shares, 0) as {{ int_type() }}) as shares,
+        cast(coalesce(daily_interactions.comments, 0) as {{ int_type() }}) as comments,
         cast(
             case
                 when coalesce(daily_views.views, 0) > 0

@@ -111,7 +111,7 @@ device_views as (
     select
         user_id,
         device,
-        count(*) as device_views
+        count(*) as views_on_device
     from views
     where device is not null
     group by user_id, device
@@ -120,14 +120,15 @@ device_views as (
 
 primary_devices as (
 
-    -- most views wins; a tie goes to the alphabetically first device
+    -- most views wins; a tie goes to the alphabetically first device. No column may share
+    -- a CTE's name: in GoogleSQL the name of a table in FROM shadows a column of that name
     select
         user_id,
         device as primary_device
     from device_views
     qualify row_number() over (
             partition by user_id
-            order by device_views desc, device asc
+            order by views_on_device desc, device asc
         ) = 1
 
 ),
@@ -138,15 +139,15 @@ final as (
         user_activity.user_id,
         cast(user_activity.first_seen_at as timestamp) as first_seen_at,
         cast(user_activity.last_seen_at as timestamp) as last_seen_at,
-        cast(user_activity.active_days as {{ dbt.type_bigint() }}) as active_days,
-        cast(coalesce(user_views.total_views, 0) as {{ dbt.type_bigint() }}) as total_views,
-        cast(coalesce(user_views.total_watch_s, 0) as {{ dbt.type_bigint() }})
+        cast(user_activity.active_days as {{ int_type() }}) as active_days,
+        cast(coalesce(user_views.total_views, 0) as {{ int_type() }}) as total_views,
+        cast(coalesce(user_views.total_watch_s, 0) as {{ int_type() }})
             as total_watch_s,
-        cast(coalesce(user_views.distinct_contents, 0) as {{ dbt.type_bigint() }})
+        cast(coalesce(user_views.distinct_contents, 0) as {{ int_type() }})
             as distinct_contents,
-        cast(coalesce(user_interactions.likes, 0) as {{ dbt.type_bigint() }}) as likes,
-        cast(coalesce(user_interactions.shares, 0) as {{ dbt.type_bigint() }}) as shares,
-        cast(coalesce(user_interactions.comments, 0) as {{ dbt.type_bigint() }}) as comments,
+        cast(coalesce(user_interactions.likes, 0) as {{ int_type() }}) as likes,
+        cast(coalesce(user_interactions.shares, 0) as {{ int_type() }}) as shares,
+        cast(coalesce(user_interactions.comments, 0) as {{ int_type() }}) as comments,
         primary_devices.primary_device,
         case
             when coalesce(user_views.total_watch_s, 0) >= 36000 then 'heavy'
