@@ -127,15 +127,16 @@ def content_page(reader: MartReader, top_n: int = 10, min_views: int = 1) -> Con
         """
     )
 
+    # `daily.views` in HAVING: there GoogleSQL reads a bare `views` as the output alias.
     per_content = reader.query(
         f"""
         select
             content_id,
             sum(views) as views,
             sum(likes) + sum(shares) + sum(comments) as interactions
-        from {mart}
+        from {mart} as daily
         group by content_id
-        having sum(views) >= {int(min_views)}
+        having sum(daily.views) >= {int(min_views)}
         """
     )
     ranked = sorted(
