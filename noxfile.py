@@ -397,6 +397,7 @@ def workflows(session: nox.Session) -> None:
 # --- BigQuery: the prod target on the local emulator, and opt-in on a live project ----------
 
 EMULATOR_REQUIREMENTS = ROOT / "tests" / "bigquery" / "requirements-emulator.txt"
+GOOGLESQL = ROOT / "tests" / "googlesql"
 
 
 def emulator_python(session: nox.Session) -> Path:
@@ -425,15 +426,15 @@ def emulator_python(session: nox.Session) -> Path:
     return python
 
 
-def emulator_module():
-    """``tests/bigquery/emulator.py`` (standard library only): start/stop the emulator."""
+def standalone_module(path: Path):
+    """A standard-library-only helper module of the tests (``emulator.py``, ``server.py``)."""
     import importlib.util
     import sys
 
-    name = "nightjar_emulator"
+    name = "nightjar_" + path.parent.name + "_" + path.stem
     if name in sys.modules:
         return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "tests" / "bigquery" / "emulator.py")
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses look their module up while it loads
     spec.loader.exec_module(module)
@@ -444,20 +445,42 @@ def emulator_module():
 def bigquery(session: nox.Session) -> None:
     """The prod target on a local BigQuery API emulator: the flow's ingest and dbt build on
     sample and generated data must give DuckDB's marts; re-runs duplicate nothing; requests
-    differ from production only in endpoint and auth; every prod model parses as BigQuery SQL.
+    differ from production only in endpoint and auth. Then BigQuery's own SQL front end
+    (ZetaSQL) analyzes every prod model and every statement those runs sent.
 
-    Starts the emulator (own pinned virtualenv, loopback, free ports) and always stops it.
+    Starts the emulator (own pinned virtualenv) and ZetaSQL's local server (pinned npm
+    package, fetched once with npm), both on loopback and free ports, and always stops them.
     Extra arguments go to pytest, e.g. ``nox -s bigquery -- -k parity``.
     """
     install(session, "dev", "bigquery", "dashboard")
+    session.install("-r", str(GOOGLESQL / "requirements.txt"), "-c", str(CONSTRAINTS))
     python = emulator_python(session)
-    emulator = emulator_module()
+    emulator = standalone_module(ROOT / "tests" / "bigquery" / "emulator.py")
+    zetasql = standalone_module(GOOGLESQL / "server.py")
+    cache = Path(session.virtualenv.location).parent / "zetasql"
+    lib = zetasql.install(cache)
+    stubs = zetasql.generate_stubs(str(Path(session.bin) / "python"), lib, cache / "stubs")
     tmp = Path(session.create_tmp())
+    statements = tmp / "bigquery-statements.jsonl"
+    statements.unlink(missing_ok=True)
     home = python.parent.parent / "home"  # project-local HOME for the DuckDB extensions
-    with emulator.running(python, home, tmp / "bqemulator.log") as running:
-        session.log(f"BigQuery emulator at {running.endpoint} (log: {running.log_path})")
-        env = session_env(session, **running.env())
-        session.run("python", "-m", "pytest", "tests/bigquery", *session.posargs, env=env)
+    with (
+        emulator.running(python, home, tmp / "bqemulator.log") as running,
+        zetasql.running(lib, tmp / "zetasql.log") as zetasql_endpoint,
+    ):
+        session.log(f"BigQuery emulator at {running.endpoint}, ZetaSQL at {zetasql_endpoint}")
+        env = session_env(
+            session,
+            **running.env(),
+            NIGHTJAR_STATEMENT_LOG=str(statements),
+            ZETASQL_ENDPOINT=zetasql_endpoint,
+            ZETASQL_STUBS=str(stubs),
+        )
+        # One run, in this order: the statement log is complete when tests/googlesql reads it.
+        session.run(
+            "python", "-m", "pytest", "tests/bigquery", "tests/googlesql", *session.posargs,
+            env=env,
+        )  # fmt: skip
 
 
 @nox.session(python=PYTHON, name="bigquery-live")

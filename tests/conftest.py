@@ -6,9 +6,11 @@ Flow tests share ONE temporary Prefect API server per pytest run: request the
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,6 +24,24 @@ def prefect_harness() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=180):
         yield
+
+
+@pytest.fixture(scope="session")
+def analyzer() -> Iterator[Any]:
+    """ZetaSQL, BigQuery's SQL front end (``tests/googlesql/analyzer.py``), on the local server
+    that ``nox -s bigquery`` starts; skips, saying why, without it."""
+    from tests.googlesql.analyzer import connect
+
+    if not (os.environ.get("ZETASQL_ENDPOINT") and os.environ.get("ZETASQL_STUBS")):
+        pytest.skip(
+            "no ZetaSQL server: ZETASQL_ENDPOINT/ZETASQL_STUBS are unset (`nox -s bigquery` "
+            "installs and starts it)"
+        )
+    client = connect()
+    try:
+        yield client
+    finally:
+        client.close()
 
 
 @pytest.fixture

@@ -80,3 +80,21 @@ def bigquery(bigquery_settings: Settings) -> Iterator[Any]:
 def duckdb_settings(tmp_path: Path) -> Settings:
     """A fresh local DuckDB warehouse to run the same days on, for comparison."""
     return Settings(target="ci", duckdb_path=tmp_path / "duckdb" / "nightjar.duckdb")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def statement_log() -> Iterator[None]:
+    """With ``NIGHTJAR_STATEMENT_LOG`` set (``nox -s bigquery`` sets it), record every
+    statement sent to BigQuery for the ZetaSQL check (``tests/bigquery/statement_log.py``)."""
+    path = os.environ.get("NIGHTJAR_STATEMENT_LOG")
+    if not path:
+        yield
+        return
+    from statement_log import StatementLog
+
+    log = StatementLog(Path(path))
+    log.install()
+    try:
+        yield
+    finally:
+        log.uninstall()

@@ -15,7 +15,6 @@ nor may DuckDB's ``::`` cast, which sqlglot's BigQuery reader tolerates.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -23,48 +22,11 @@ import pytest
 pytest.importorskip("dbt.adapters.bigquery", reason="needs the bigquery extra (dbt-bigquery)")
 sqlglot = pytest.importorskip("sqlglot", reason="needs sqlglot (dev extra)")
 
+from prod_compile import compile_prod  # noqa: E402
 from sqlglot import exp  # noqa: E402
 from sqlglot.tokens import TokenType  # noqa: E402
 
 from ingest.settings import DBT_PROJECT_DIR  # noqa: E402
-
-#: Any HTTP(S) request would go to this dead local proxy and fail at once.
-DEAD_PROXY = "http://127.0.0.1:9"
-
-
-def compile_prod(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compile_as: str) -> Path:
-    from dbt.cli.main import dbtRunner
-
-    for name in list(os.environ):
-        if name.startswith(("BIGQUERY_", "GOOGLE_", "CLOUDSDK_")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-    for name in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
-        monkeypatch.setenv(name, DEAD_PROXY)
-    monkeypatch.delenv("NO_PROXY", raising=False)
-    monkeypatch.delenv("no_proxy", raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no gcloud credentials either
-    target = tmp_path / "target"
-    result = dbtRunner().invoke(
-        [
-            "compile",
-            "--target",
-            "prod",
-            "--no-populate-cache",
-            "--project-dir",
-            str(DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(DBT_PROJECT_DIR),
-            "--target-path",
-            str(target),
-            "--log-path",
-            str(tmp_path / "logs"),
-            "--vars",
-            f"{{replace_keys_compile_as: {compile_as}}}",
-        ]
-    )
-    assert result.success, f"dbt compile --target prod failed: {result.exception}"
-    return target / "compiled" / "nightjar" / "models"
 
 
 @pytest.mark.parametrize("compile_as", ["full", "incremental"])
