@@ -8,6 +8,11 @@ recording transport forwards them to the emulator, which stands in for Google (t
 mock of live GCP here). Apart from host and authentication, both runs must send the same
 requests: same methods, paths, parameters and JSON bodies (table definitions, load job
 configurations, the transaction script).
+
+The SQL is the other difference: the emulator runs it on DuckDB, which accepts SQL that
+BigQuery rejects, and the reverse. :data:`SQL_DIFFERENCES` lists the cases met here, each
+shown on both sides by a test: the emulator's answer, and ZetaSQL's (BigQuery's front end,
+``tests/googlesql``), which is what ``nox -s bigquery`` checks every statement with.
 """
 
 from __future__ import annotations
@@ -31,6 +36,32 @@ from ingest.warehouse.bigquery import BigQueryWarehouse
 from ingest.warehouse.bigquery_connection import bigquery_client
 
 GOOGLE = "https://bigquery.googleapis.com"
+
+#: SQL the emulator and BigQuery disagree on: name -> (SQL, emulator runs it, ZetaSQL's message
+#: or None when BigQuery accepts it).
+SQL_DIFFERENCES: dict[str, tuple[str, bool, str | None]] = {
+    # mart_users' first version: `order by device_views` meant the CTE's whole row.
+    "a table name in FROM shadows a column of the same name": (
+        "with device_views as (select 'u' as user_id, 2 as device_views) "
+        "select user_id from device_views "
+        "qualify row_number() over (partition by user_id order by device_views desc) = 1",
+        True,
+        "Ordering by expressions of type STRUCT is not allowed",
+    ),
+    # the dashboard's top contents, first version: HAVING reads `views` as the output alias.
+    "HAVING reads a bare name as the SELECT alias": (
+        "select content_id, sum(views) as views from (select 'c' as content_id, 1 as views) "
+        "group by content_id having sum(views) >= 1",
+        True,
+        "Aggregations of aggregations are not allowed",
+    ),
+    "DuckDB-only functions": ("select list_value(1, 2) as xs", True, "Function not found"),
+    "TIMESTAMP compared with DATETIME": (
+        "select timestamp '2026-01-01 00:00:00+00' < datetime '2026-01-02 00:00:00' as b",
+        True,
+        "No matching signature for operator <",
+    ),
+}
 
 
 @dataclasses.dataclass
@@ -190,3 +221,27 @@ def test_dbt_gets_the_same_switch_and_nothing_else() -> None:
         ("location", "BIGQUERY_LOCATION"),
     ):
         assert f"env_var('{variable}'" in str(prod[field]), f"prod.{field} must read {variable}"
+
+
+@pytest.mark.emulator
+@pytest.mark.parametrize("case", sorted(SQL_DIFFERENCES))
+def test_sql_the_emulator_and_bigquery_disagree_on(
+    bigquery_settings: Settings, bigquery: Any, analyzer: Any, case: str
+) -> None:
+    if not bigquery_settings.bigquery_api_endpoint:
+        pytest.skip("documents the emulator's own SQL differences")
+    from tests.googlesql.analyzer import Catalog, GoogleSQLError
+
+    sql, emulator_runs, zetasql_message = SQL_DIFFERENCES[case]
+    try:
+        list(bigquery.query(sql).result())
+        ran = True
+    except Exception:
+        ran = False
+    assert ran == emulator_runs, f"the emulator {'refused' if emulator_runs else 'ran'}: {sql}"
+    if zetasql_message is None:
+        analyzer.analyze_script(sql, Catalog(), bigquery.project)
+    else:
+        with pytest.raises(GoogleSQLError) as caught:
+            analyzer.analyze_script(sql, Catalog(), bigquery.project)
+        assert zetasql_message in caught.value.message
