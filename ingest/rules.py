@@ -19,7 +19,11 @@ regular expression only when that test fails.
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
 from datetime import date, datetime
+from pathlib import Path
 
 from ingest.schemas import Column, TableSchema
 
@@ -62,6 +66,35 @@ def quote_ident(name: str) -> str:
 
 def quote_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
+
+
+#: Characters DuckDB's file readers expand as a glob pattern anywhere in a path.
+GLOB_CHARACTERS = frozenset("*?[")
+_aliases: dict[Path, Path] = {}
+
+
+def literal_path(path: Path) -> str:
+    """``path`` as a DuckDB reader must be given it to read that one file.
+
+    DuckDB expands ``*``, ``?`` and ``[...]`` in a path and has no escape for them, so a path
+    holding any of them is read through a symbolic link with a plain name, in a temporary
+    folder of this process (removed at exit).
+    """
+    path = Path(path).absolute()
+    if not GLOB_CHARACTERS.intersection(str(path)):
+        return str(path)
+    if path not in _aliases:
+        folder = Path(tempfile.mkdtemp(prefix="nj-literal-"))
+        atexit.register(shutil.rmtree, folder, True)
+        if GLOB_CHARACTERS.intersection(str(folder)):
+            raise ValueError(
+                f"{path}: the temporary folder {folder} holds one of {''.join(GLOB_CHARACTERS)}"
+                ", which DuckDB reads as a pattern; set TMPDIR to a plain folder"
+            )
+        alias = folder / "input.csv"
+        alias.symlink_to(path)
+        _aliases[path] = alias
+    return str(_aliases[path])
 
 
 def sql_literal(value: str | int | date | datetime) -> str:

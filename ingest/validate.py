@@ -152,7 +152,8 @@ class FileRead:
         path = read_path or self.path
         return (
             f"(SELECT *, {self._parsed_list} FROM read_csv("
-            f"{rules.quote_literal(str(path))}, columns = {self._columns_spec}, header = true, "
+            f"{rules.quote_literal(rules.literal_path(path))}, columns = {self._columns_spec}, "
+            "header = true, "
             "auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
             "encoding = 'utf-8', null_padding = true, nullstr = '\\x00', strict_mode = true, "
             f"max_line_size = {max_line}, parallel = {str(parallel).lower()}, "
@@ -406,7 +407,8 @@ def _read_into_stage(
                     continue
                 _refuse_stray_cr(path)
                 # The reader may have been reading a copy: name the file the user gave.
-                detail = str(exc).replace(str(read_path), str(path))
+                detail = str(exc).replace(rules.literal_path(read_path), str(path))
+                detail = detail.replace(str(read_path), str(path))
                 raise IngestError(
                     f"{path}: could not be parsed as CSV ({detail}); fix the file (RFC 4180 "
                     "quoting, UTF-8) and load it again"

@@ -642,3 +642,28 @@ def test_quoted_line_breaks_in_a_file_the_parallel_reader_refuses(
         settings,
         "SELECT watch_duration_s FROM raw.viewing_logs WHERE view_id = 'v7' ORDER BY _source_row",
     ) == [(7,), (77,)]
+
+
+#: Folder names that a pattern reader would expand: each must load that folder and no other.
+PATTERN_FOLDERS = ["src[ab]", "src?", "src*", "src{a,b}", "src 'q' [x]", "s p a c e"]
+
+
+@pytest.mark.parametrize("folder", PATTERN_FOLDERS)
+def test_source_dir_is_literal_whatever_its_characters(
+    settings: Settings, tmp_path: Path, folder: str
+) -> None:
+    """The path is the folder, never a pattern: a decoy beside it that a glob of the name
+    would match (srca, srcb, srcx, ...) is never read, and a bad row still names the file."""
+    decoy = "v9,u9,c9,drama,2026-11-25T08:15:30Z,1,2,tv,DE"
+    for name in ("srca", "srcb", "srcx", "src", "src'q' x", "sxpxaxcxe"):
+        path = expected_path(tmp_path / name, "viewing_logs", DAY)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"{VIEW_HEADER}\n{decoy}\n{decoy.replace('v9', 'v8')}\n")
+    source = tmp_path / folder
+    path = expected_path(source, "viewing_logs", DAY)
+    path.parent.mkdir(parents=True)
+    path.write_text(f"{VIEW_HEADER}\n{GOOD_VIEW}\nv2,u1,c1,drama,not-a-time,5,6,tv,DE\n")
+    (result,) = ingest_date(settings, DAY, source, tables=["viewing_logs"])
+    assert (result.rows_in_file, result.rows_loaded, result.rows_rejected) == (2, 1, 1)
+    assert rows(settings, "SELECT view_id FROM raw.viewing_logs") == [("v1",)]
+    assert rows(settings, "SELECT line_number FROM raw.viewing_logs_rejected") == [(3,)]
