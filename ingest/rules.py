@@ -197,6 +197,8 @@ def _format_ok(col: Column, v: str, p: str | None) -> str:
             checks.append(f"{p} >= 0")
         elif col.rule == "positive":
             checks.append(f"{p} > 0")
+        if col.maximum is not None:
+            checks.append(f"{p} <= {int(col.maximum)}")
     elif col.type == "timestamp":
         checks += [
             f"{p} IS NOT NULL",
@@ -250,6 +252,11 @@ def violation(col: Column, v: str, p: str | None) -> str:
         elif col.rule == "positive":
             checks.append(
                 f"WHEN {p} <= 0 THEN {quote_literal(name + ': ')} || {_shown(v)} || ' must be > 0'"
+            )
+        if col.maximum is not None:
+            checks.append(
+                f"WHEN {p} > {int(col.maximum)} THEN {quote_literal(name + ': ')} || {_shown(v)} "
+                f"|| {quote_literal(f' is above the maximum {col.maximum}')}"
             )
     elif col.type == "timestamp":
         checks.append(

@@ -22,6 +22,9 @@ class Column:
     - ``non_negative``: integer >= 0
     - ``positive``: integer > 0
     - ``one_of``: value (lowercased when ``lowercase``) must be in ``allowed``
+
+    ``maximum`` bounds an integer from above: every value the marts multiply or sum stays
+    far from the 64-bit limit, whatever the data.
     """
 
     name: str
@@ -31,6 +34,7 @@ class Column:
     allowed: tuple[str, ...] = ()
     lowercase: bool = False
     description: str = ""
+    maximum: int | None = None
 
     def __post_init__(self) -> None:
         # The validation SQL relies on a blank value never being an allowed one.
@@ -112,6 +116,10 @@ AUDIT_COLUMNS: tuple[Column, ...] = (
 
 AUDIT_TABLE = "load_audit"
 
+#: The longest duration accepted, in seconds: ten years. With it, the marts' largest product
+#: (10 x a duration) and any sum over a billion views stay below 2^63.
+MAX_DURATION_S = 10 * 365 * 86_400
+
 VIEWING_LOGS = TableSchema(
     name="viewing_logs",
     key="view_id",
@@ -129,13 +137,15 @@ VIEWING_LOGS = TableSchema(
             "int64",
             required=True,
             rule="non_negative",
-            description="Seconds watched.",
+            maximum=MAX_DURATION_S,
+            description="Seconds watched (0 to 315360000, ten years).",
         ),
         Column(
             "content_duration_s",
             "int64",
             rule="positive",
-            description="Length of the content in seconds.",
+            maximum=MAX_DURATION_S,
+            description="Length of the content in seconds (1 to 315360000, ten years).",
         ),
         Column("device", description="Device type."),
         Column("country", description="Country code."),

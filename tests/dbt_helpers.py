@@ -177,6 +177,8 @@ def _parse_row(schema: TableSchema, header: list[str], fields: list[str]) -> dic
                 return None
             if col.rule == "positive" and value <= 0:
                 return None
+            if col.maximum is not None and value > col.maximum:
+                return None
         elif col.type == "timestamp":
             value = _parse_timestamp(raw.strip(PADDING))
             if value is None:

@@ -94,6 +94,7 @@ def reference(path: Path, table: str) -> tuple[list[int], list[int]]:
                     and not (
                         (col.rule == "non_negative" and n < 0)
                         or (col.rule == "positive" and n <= 0)
+                        or (col.maximum is not None and n > col.maximum)
                     )
                 )
             elif col.type == "timestamp":

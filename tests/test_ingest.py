@@ -667,3 +667,28 @@ def test_source_dir_is_literal_whatever_its_characters(
     assert (result.rows_in_file, result.rows_loaded, result.rows_rejected) == (2, 1, 1)
     assert rows(settings, "SELECT view_id FROM raw.viewing_logs") == [("v1",)]
     assert rows(settings, "SELECT line_number FROM raw.viewing_logs_rejected") == [(3,)]
+
+
+def test_durations_above_ten_years_are_rejected_with_a_reason(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """int64 max is an integer >= 0, but 10 * it overflows the mart arithmetic: such a value
+    is refused at ingest, with its reason, and rows in = loaded + rejected still holds."""
+    int64_max = 2**63 - 1
+    body = "\n".join(
+        [
+            VIEW_HEADER,
+            GOOD_VIEW,
+            f"v2,u1,c1,drama,2026-11-25T08:15:30Z,{int64_max},200,tv,DE",
+            "v3,u1,c1,drama,2026-11-25T08:15:30Z,315360000,315360000,tv,DE",
+            "v4,u1,c1,drama,2026-11-25T08:15:30Z,5,315360001,tv,DE",
+        ]
+    )
+    r = ingest_file(settings, "viewing_logs", write(tmp_path, "viewing_logs", body + "\n"))
+    assert (r.rows_in_file, r.rows_loaded, r.rows_rejected) == (4, 2, 2)
+    got = rows(settings, "SELECT line_number, reason FROM raw.viewing_logs_rejected ORDER BY 1")
+    assert got == [
+        (3, f"watch_duration_s: '{int64_max}' is above the maximum 315360000"),
+        (5, "content_duration_s: '315360001' is above the maximum 315360000"),
+    ]
+    assert rows(settings, "SELECT view_id FROM raw.viewing_logs ORDER BY 1") == [("v1",), ("v3",)]
