@@ -49,7 +49,9 @@ class DbtFailed(AssertionError):
     """A dbt invocation that was expected to succeed did not."""
 
 
-def run_dbt(args: list[str], target_path: Path, *, target: str = "dev") -> Any:
+def run_dbt(
+    args: list[str], target_path: Path, *, target: str = "dev", profiles_dir: Path = DBT_DIR
+) -> Any:
     """Run one dbt command in-process against the committed project and profiles.
 
     ``target_path`` keeps compiled artefacts and logs out of the shared ``dbt/target``.
@@ -62,7 +64,7 @@ def run_dbt(args: list[str], target_path: Path, *, target: str = "dev") -> Any:
         "--project-dir",
         str(DBT_DIR),
         "--profiles-dir",
-        str(DBT_DIR),
+        str(profiles_dir),
         "--target",
         target,
         "--target-path",

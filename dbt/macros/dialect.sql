@@ -53,6 +53,20 @@
     {{ return('int64') }}
 {%- endmacro %}
 
+{#- An exact decimal for sums of fractions: its sum does not depend on the order rows are
+    added in (a float sum does, so parallel plans gave different last bits). -#}
+{% macro exact_decimal_type() -%}
+    {{ return(adapter.dispatch('exact_decimal_type')()) }}
+{%- endmacro %}
+
+{% macro default__exact_decimal_type() -%}
+    {{ return('decimal(38, 18)') }}
+{%- endmacro %}
+
+{% macro bigquery__exact_decimal_type() -%}
+    {{ return('bignumeric') }}
+{%- endmacro %}
+
 {% macro float_type() -%}
     {{ return(adapter.dispatch('float_type')()) }}
 {%- endmacro %}

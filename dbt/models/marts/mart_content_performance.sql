@@ -62,12 +62,17 @@ daily_views as (
         count(*) as views,
         count(distinct user_id) as unique_viewers,
         sum(watch_duration_s) as total_watch_s,
-        avg(
+        -- summed exactly, divided once: the same bits whatever the order of the rows
+        sum(
             case
                 when content_duration_s is not null
-                    then least(watch_duration_s / content_duration_s, 1.0)
+                    then cast(
+                        least(watch_duration_s / content_duration_s, 1.0)
+                        as {{ exact_decimal_type() }}
+                    )
             end
-        ) as avg_completion_rate,
+        ) as completion_sum,
+        count(content_duration_s) as views_with_duration,
         sum(
             case
                 when 10 * watch_duration_s >= 9 * content_duration_s then 1 else 0
@@ -115,7 +120,8 @@ final as (
             as unique_viewers,
         cast(coalesce(daily_views.total_watch_s, 0) as {{ int_type() }})
             as total_watch_s,
-        cast(daily_views.avg_completion_rate as {{ float_type() }}) as avg_completion_rate,
+        cast(daily_views.completion_sum as {{ float_type() }})
+        / nullif(daily_views.views_with_duration, 0) as avg_completion_rate,
         cast(coalesce(daily_views.completed_views, 0) as {{ int_type() }})
             as completed_views,
         cast(coalesce(daily_interactions.likes, 0) as {{ int_type() }}) as likes,
