@@ -26,6 +26,7 @@ from prefect.cache_policies import NO_CACHE
 from flows.dashboard_step import run_dashboard_step
 from flows.dbt_build import DbtBuildError, DbtBuildResult, raise_for_failure, run_dbt_build
 from flows.retry import RETRIES, RETRY_DELAYS_S, retry_on_transient
+from flows.run_lock import RunLockedError, run_lock
 from flows.summary import FileLoad, PipelineSummary, render_markdown
 from ingest import HeaderError, IngestError, NoInputError, check_header, drops_for, ingest_date
 from ingest.schemas import TABLES as TABLES_BY_NAME
@@ -92,9 +93,15 @@ def ingest_day(settings: Settings, run_date: date, source_dir: str | Path) -> li
 
 
 def dbt_build(settings: Settings, full_refresh: bool = False) -> DbtBuildResult:
-    """The one ``dbt build`` of the run, against the same warehouse as the ingest."""
+    """The one ``dbt build`` of the run, against the same warehouse as the ingest, with that
+    warehouse's own dbt state (runs on two warehouses from one checkout share none)."""
     return run_dbt_build(
-        DBT_PROJECT_DIR, settings.target, settings.dbt_env(), full_refresh=full_refresh
+        DBT_PROJECT_DIR,
+        settings.target,
+        settings.dbt_env(),
+        full_refresh=full_refresh,
+        log_path=DBT_PROJECT_DIR / "logs" / settings.run_key,
+        extra=("--target-path", str(DBT_PROJECT_DIR / "target" / settings.run_key)),
     )
 
 
@@ -176,10 +183,26 @@ def daily_pipeline(
     end_date: date | None = None,
     full_refresh: bool = False,
     dashboard: bool = False,
+    wait: bool = False,
 ) -> PipelineSummary:
-    """Ingest the drops for ``run_date`` (to ``end_date`` for a backfill), dbt build, summarise."""
-    started = time.perf_counter()
+    """Ingest the drops for ``run_date`` (to ``end_date`` for a backfill), dbt build, summarise.
+
+    One run at a time per warehouse: another run's lock fails this one before it loads
+    anything (or, with ``wait``, queues it)."""
     settings = Settings.from_env(target=target)
+    with run_lock(settings.run_lock_path, wait=wait):
+        return _daily_pipeline(settings, run_date, source_dir, end_date, full_refresh, dashboard)
+
+
+def _daily_pipeline(
+    settings: Settings,
+    run_date: date | None,
+    source_dir: str,
+    end_date: date | None,
+    full_refresh: bool,
+    dashboard: bool,
+) -> PipelineSummary:
+    started = time.perf_counter()
     summary = PipelineSummary(
         target=settings.target,
         dates=run_dates(run_date, end_date),
@@ -259,6 +282,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="rebuild incremental models from all of raw (default: incremental)",
     )
     parser.add_argument(
+        "--wait",
+        action="store_true",
+        help="if another run holds the warehouse, wait for it instead of failing at once",
+    )
+    parser.add_argument(
         "--dashboard",
         action="store_true",
         help="render the local dashboard from the marts at the end (default: off)",
@@ -291,7 +319,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        with patient_ephemeral_api():
+        # Taken before Prefect starts, so a second run fails at once; the flow re-enters it.
+        with run_lock(settings.run_lock_path, wait=args.wait), patient_ephemeral_api():
             summary = daily_pipeline(
                 run_date=dates[0],
                 target=settings.target,
@@ -299,7 +328,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 end_date=args.end_date,
                 full_refresh=args.full_refresh,
                 dashboard=args.dashboard,
+                wait=args.wait,
             )
+    except RunLockedError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except DbtBuildError as exc:
         print(f"\nPIPELINE FAILED in dbt build.\n{exc}", file=sys.stderr)
         return 1

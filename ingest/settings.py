@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +49,24 @@ class Settings:
             raise ValueError(
                 f"unknown target {self.target!r}; choose one of {', '.join(TARGETS)}"
             ) from None
+
+    @property
+    def run_key(self) -> str:
+        """A short, stable name for this warehouse (``dev-3f2a…``): each warehouse keeps its
+        own dbt state (``dbt/target/<key>``, ``dbt/logs/<key>``) and its own run lock."""
+        if self.warehouse_kind == "duckdb":
+            where = str(self.duckdb_path)
+        else:
+            where = f"{self.bigquery_project}/{self.bigquery_dataset_prefix}"
+        return f"{self.target}-{hashlib.sha1(where.encode()).hexdigest()[:10]}"
+
+    @property
+    def run_lock_path(self) -> Path:
+        """The file whose lock admits one run at a time to this warehouse: beside the
+        DuckDB file, or (BigQuery) in this machine's temporary folder."""
+        if self.warehouse_kind == "duckdb":
+            return self.duckdb_path.with_name(self.duckdb_path.name + ".lock")
+        return Path(tempfile.gettempdir()) / "nightjar" / f"{self.run_key}.lock"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:

@@ -173,8 +173,9 @@ def test_failing_dbt_test_skips_downstream_models_and_names_the_node(
     skipped_line = next(line for line in err.splitlines() if "skipped downstream" in line)
     for mart in MARTS:
         assert mart in skipped_line
-    assert str(project / "logs" / "dbt.log") in err
-    assert (project / "logs" / "dbt.log").is_file()
+    log_file = project / "logs" / Settings.from_env(target="dev").run_key / "dbt.log"
+    assert str(log_file) in err
+    assert log_file.is_file()
 
     con = duckdb.connect(str(duckdb_path), read_only=True)
     try:
