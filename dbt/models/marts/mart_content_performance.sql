@@ -62,16 +62,17 @@ daily_views as (
         count(*) as views,
         count(distinct user_id) as unique_viewers,
         sum(watch_duration_s) as total_watch_s,
-        -- summed exactly, divided once: the same bits whatever the order of the rows
+        -- summed exactly, divided once: the same bits whatever the order of the rows. Each
+        -- ratio is kept in billionths with 9 decimals, i.e. to 18 decimal places.
         sum(
             case
                 when content_duration_s is not null
                     then cast(
-                        least(watch_duration_s / content_duration_s, 1.0)
-                        as {{ exact_decimal_type() }}
-                    )
+                            least(watch_duration_s / content_duration_s, 1.0) * 1e9
+                            as {{ exact_decimal_type() }}
+                        )
             end
-        ) as completion_sum,
+        ) as completion_nanos,
         count(content_duration_s) as views_with_duration,
         sum(
             case
@@ -120,7 +121,7 @@ final as (
             as unique_viewers,
         cast(coalesce(daily_views.total_watch_s, 0) as {{ int_type() }})
             as total_watch_s,
-        cast(daily_views.completion_sum as {{ float_type() }})
+        cast(daily_views.completion_nanos as {{ float_type() }}) / 1e9
         / nullif(daily_views.views_with_duration, 0) as avg_completion_rate,
         cast(coalesce(daily_views.completed_views, 0) as {{ int_type() }})
             as completed_views,
