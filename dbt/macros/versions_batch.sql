@@ -37,7 +37,7 @@
         {%- endif -%}
     {%- endfor -%}
     {%- if not dates -%}
-        {{ return({'slice_filter': 'false', 'stamp': 'null', 'has_changes': false}) }}
+        {{ return({'slice_filter': 'false', 'stamp': 'cast(null as timestamp)', 'has_changes': false}) }}
     {%- endif -%}
     {{ return({
         'slice_filter': '_file_date in (' ~ dates | unique | sort | join(', ') ~ ')',
