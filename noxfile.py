@@ -131,7 +131,11 @@ def pipeline(session: nox.Session) -> None:
     install(session)
     env = session_env(session)
     run_flow_on_sample_data(session, env, *session.posargs)
-    warehouse = env.get("DUCKDB_PATH") or str(Path("warehouse") / "nightjar.duckdb")
+    warehouse = Path(env.get("DUCKDB_PATH") or Path("warehouse") / "nightjar.duckdb")
+    # The published file beside it (ingest.settings.Settings.analytics_path).
+    published = env.get("DUCKDB_ANALYTICS_PATH") or str(
+        warehouse.with_name(warehouse.stem + ".analytics.duckdb")
+    )
     python = Path(session.bin, "python")
     if python.is_relative_to(ROOT):
         python = python.relative_to(ROOT)
@@ -139,12 +143,13 @@ def pipeline(session: nox.Session) -> None:
     session.log(
         "\n".join(
             [
-                f"Warehouse (DuckDB file): {warehouse}",
-                "Query it from Python (read-only, so it never blocks a run):",
+                f"Published marts (DuckDB file, what readers open): {published}",
+                f"Warehouse (the pipeline's own file: raw, staging, marts): {warehouse}",
+                "Query the published marts from Python (a reader never blocks a run):",
                 f'  {python} -c "import duckdb; '
-                f"duckdb.connect('{warehouse}', read_only=True).sql('{query}').show()\"",
+                f"duckdb.connect('{published}', read_only=True).sql('{query}').show()\"",
                 "or with the DuckDB CLI, if installed:",
-                f'  duckdb -readonly {warehouse} "select * from analytics.mart_users limit 10"',
+                f'  duckdb -readonly {published} "select * from analytics.mart_users limit 10"',
             ]
         )
     )

@@ -58,7 +58,7 @@ class DuckDBMartReader:
 
         if not path.exists():
             raise MissingMartsError(
-                f"no DuckDB warehouse at {path}; run the pipeline first "
+                f"no published marts at {path}; run the pipeline first "
                 "(`nox -s pipeline` or `python -m flows.daily_pipeline ...`) "
                 "or point DUCKDB_PATH at an existing warehouse"
             )
@@ -150,7 +150,15 @@ def open_reader(settings: Settings) -> MartReader:
     """The reader for ``settings.target``; raises :class:`MissingMartsError` if marts are absent."""
     reader: MartReader
     if settings.warehouse_kind == "duckdb":
-        reader = DuckDBMartReader(settings.duckdb_path, settings.analytics_dataset)
+        # The published file: the writer never holds it, so reading it never blocks a run.
+        if not settings.analytics_path.exists():
+            raise MissingMartsError(
+                f"no published {', '.join(MARTS)} at {settings.analytics_path} (from the "
+                f"warehouse {settings.duckdb_path}); run the pipeline first (`nox -s "
+                "pipeline` or `python -m flows.daily_pipeline ...`) or point DUCKDB_PATH at "
+                "an existing warehouse"
+            )
+        reader = DuckDBMartReader(settings.analytics_path, settings.analytics_dataset)
     else:
         reader = BigQueryMartReader(settings)
     absent = reader.missing(MARTS)

@@ -25,6 +25,7 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.dashboard_step import run_dashboard_step
 from flows.dbt_build import DbtBuildError, DbtBuildResult, raise_for_failure, run_dbt_build
+from flows.publish import Publication, publish
 from flows.retry import RETRIES, RETRY_DELAYS_S, retry_on_transient
 from flows.run_lock import RunLockedError, run_lock
 from flows.summary import FileLoad, PipelineSummary, render_markdown
@@ -63,7 +64,7 @@ def run_dates(run_date: date | None, end_date: date | None = None) -> list[date]
 def describe_warehouse(settings: Settings) -> str:
     """Where the run writes, for the summary and the log."""
     if settings.warehouse_kind == "duckdb":
-        return str(settings.duckdb_path)
+        return f"{settings.duckdb_path} (published: {settings.analytics_path})"
     return f"BigQuery project {settings.bigquery_project or '(default)'}"
 
 
@@ -155,6 +156,21 @@ def dbt_build_task(settings: Settings, full_refresh: bool) -> DbtBuildResult:
     return raise_for_failure(result)
 
 
+@task(
+    name="publish",
+    retries=RETRIES,
+    retry_delay_seconds=RETRY_DELAYS_S,
+    retry_condition_fn=retry_on_transient,
+    cache_policy=NO_CACHE,
+)
+def publish_task(settings: Settings) -> Publication:
+    from prefect.runtime import flow_run
+
+    publication = publish(settings, flow_run_id=str(flow_run.id) if flow_run.id else None)
+    get_run_logger().info("published %s; data as of %s", publication.rows, publication.watermark)
+    return publication
+
+
 @task(name="dashboard", cache_policy=NO_CACHE)
 def dashboard_task(settings: Settings) -> str:
     return str(run_dashboard_step(settings))
@@ -221,6 +237,8 @@ def _daily_pipeline(
         except DbtBuildError as exc:
             summary.dbt = exc.result
             raise
+        # Only a fully green build reaches this: analytics changes here or not at all.
+        summary.publication = publish_task(settings)
         if dashboard:
             summary.dashboard = dashboard_task(settings)
     except Exception as exc:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from flows.dbt_build import OUTCOMES, DbtBuildResult
+from flows.publish import Publication
 from ingest import LoadResult
 
 #: How many of the slowest dbt nodes the summary lists.
@@ -57,6 +58,8 @@ class PipelineSummary:
     loads: list[FileLoad] = field(default_factory=list)
     ingest_seconds: float = 0.0
     dbt: DbtBuildResult | None = None
+    #: what ``analytics`` now shows, when this run published it
+    publication: Publication | None = None
     dashboard: str | None = None
     total_seconds: float = 0.0
     failure: str | None = None
@@ -171,6 +174,18 @@ def render_markdown(summary: PipelineSummary) -> str:
                 ((_short(n.name), n.resource_type, n.status, _fmt_s(n.seconds)) for n in slowest),
             )
         out += ["", f"dbt log: `{dbt.log_path}`"]
+    out.append("")
+
+    out += ["## Publish", ""]
+    if summary.publication is None:
+        out.append("Not published: `analytics` is unchanged (it shows the last good run).")
+    else:
+        pub = summary.publication
+        rows = ", ".join(f"{name} {n}" for name, n in pub.rows.items())
+        out.append(
+            f"Published at {pub.published_at:%Y-%m-%d %H:%M:%S} UTC ({rows}); data as "
+            f"of {pub.watermark or 'no load'}."
+        )
     out.append("")
 
     if summary.dashboard:

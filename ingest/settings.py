@@ -37,7 +37,13 @@ class Settings:
     bigquery_location: str = "EU"
     bigquery_api_endpoint: str | None = None
     raw_dataset: str = "raw"
+    #: Where dbt builds and tests the marts (private: write and audit).
+    marts_dataset: str = "marts"
+    #: What consumers read: changed only by the publish step, after a fully green build.
     analytics_dataset: str = "analytics"
+    #: DuckDB: the published copy of ``analytics`` that readers open (never the writer's
+    #: file); default ``<warehouse stem>.analytics.duckdb`` beside the warehouse.
+    duckdb_analytics_path: Path | None = None
     #: Prepended to every BigQuery dataset name (throwaway datasets in tests); "" in production.
     bigquery_dataset_prefix: str = ""
 
@@ -49,6 +55,13 @@ class Settings:
             raise ValueError(
                 f"unknown target {self.target!r}; choose one of {', '.join(TARGETS)}"
             ) from None
+
+    @property
+    def analytics_path(self) -> Path:
+        """DuckDB: the published file readers open (the dashboard, BI, the README's queries)."""
+        if self.duckdb_analytics_path is not None:
+            return Path(self.duckdb_analytics_path).absolute()
+        return self.duckdb_path.with_name(self.duckdb_path.stem + ".analytics.duckdb")
 
     @property
     def run_key(self) -> str:
@@ -72,15 +85,14 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         """Build settings from the environment; keyword overrides (e.g. a CLI flag) win."""
         env = os.environ if env is None else env
-        duckdb_path = Path(env.get("DUCKDB_PATH") or DEFAULT_DUCKDB_PATH)
-        if not duckdb_path.is_absolute():
-            duckdb_path = (Path.cwd() / duckdb_path).resolve()
+        duckdb_path = _absolute(env.get("DUCKDB_PATH") or str(DEFAULT_DUCKDB_PATH))
         values: dict[str, object] = {
             "target": env.get("NIGHTJAR_TARGET") or DEFAULT_TARGET,
             "duckdb_path": duckdb_path,
             "bigquery_project": env.get("BIGQUERY_PROJECT") or env.get("GOOGLE_CLOUD_PROJECT"),
             "bigquery_location": env.get("BIGQUERY_LOCATION") or "EU",
             "bigquery_api_endpoint": env.get("BIGQUERY_API_ENDPOINT") or None,
+            "duckdb_analytics_path": _absolute(env.get("DUCKDB_ANALYTICS_PATH")),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         prefix = env.get("BIGQUERY_DATASET_PREFIX") or ""
@@ -91,6 +103,7 @@ class Settings:
                 )
             values.setdefault("bigquery_dataset_prefix", prefix)
             values.setdefault("raw_dataset", prefix + "raw")
+            values.setdefault("marts_dataset", prefix + "marts")
             values.setdefault("analytics_dataset", prefix + "analytics")
         settings = cls(**values)  # type: ignore[arg-type]
         settings.warehouse_kind  # noqa: B018 - validate the target early
@@ -104,3 +117,11 @@ class Settings:
 
             env.update(dbt_connection_env(self))
         return env
+
+
+def _absolute(value: str | None) -> Path | None:
+    """A path from the environment, relative ones taken from the working directory."""
+    if not value:
+        return None
+    path = Path(value)
+    return path if path.is_absolute() else (Path.cwd() / path).resolve()

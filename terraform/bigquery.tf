@@ -1,5 +1,6 @@
-# BigQuery datasets: raw (written by the ingest), and every dataset the dbt prod target writes
-# (staging, intermediate, analytics). Dataset-level IAM is in iam.tf; no dataset here carries
+# BigQuery datasets: raw (written by the ingest), every dataset the dbt prod target writes
+# (staging, intermediate, marts: private), and analytics, which only the publish step writes,
+# after a fully green build. Dataset-level IAM is in iam.tf; no dataset here carries
 # an access block, so the additive *_iam_member resources own the dataset policies alone.
 
 locals {
@@ -17,8 +18,12 @@ locals {
       description             = "dbt intermediate incremental models feeding the marts."
       partition_expiration_ms = null
     }
+    marts = {
+      description             = "dbt builds and tests the marts here (private); the publish step copies them to analytics."
+      partition_expiration_ms = null
+    }
     analytics = {
-      description             = "dbt marts read by Power BI: mart_users and mart_content_performance."
+      description             = "Published marts read by Power BI: mart_users, mart_content_performance and publish_log."
       partition_expiration_ms = null
     }
   }

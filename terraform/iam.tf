@@ -3,7 +3,8 @@
 #   identity            role                                 where
 #   ------------------  -----------------------------------  -------------------------------------
 #   pipeline-runner     roles/bigquery.dataEditor            datasets raw, staging, intermediate,
-#                                                            analytics (exactly those it writes)
+#                                                            marts, analytics (exactly those it
+#                                                            writes; analytics by the publish)
 #   pipeline-runner     roles/bigquery.jobUser               project (run load and query jobs)
 #   pipeline-runner     roles/storage.objectViewer           landing bucket (read the CSV drops)
 #   powerbi-reader      roles/bigquery.dataViewer            dataset analytics only
@@ -49,8 +50,9 @@ locals {
   worker_member  = "serviceAccount:${google_service_account.prefect_worker.email}"
 
   # Exactly the datasets the pipeline writes: the ingest writes raw, the dbt prod target writes
-  # the others. A structural test checks this against the dbt project.
-  runner_write_datasets = toset(["raw", "staging", "intermediate", "analytics"])
+  # staging, intermediate and marts, the publish step analytics. A structural test checks this
+  # against the dbt project and the settings.
+  runner_write_datasets = toset(["raw", "staging", "intermediate", "marts", "analytics"])
 
   powerbi_project_roles = toset(["roles/bigquery.jobUser", "roles/bigquery.readSessionUser"])
 }

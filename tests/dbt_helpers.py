@@ -86,7 +86,8 @@ def run_dbt(
 
 
 def fetch_marts(path: Path, *, with_stamp: bool = False) -> dict[str, dict[tuple, dict]]:
-    """Every mart row keyed by its key columns (``batch_loaded_at`` dropped unless asked).
+    """Every mart row, as dbt built it (the private ``marts`` schema), keyed by its key
+    columns (``batch_loaded_at`` dropped unless asked).
 
     Not read-only: dbt-duckdb keeps its database instance open in this process, and DuckDB
     refuses a second connection to the same file with a different configuration.
@@ -95,7 +96,7 @@ def fetch_marts(path: Path, *, with_stamp: bool = False) -> dict[str, dict[tuple
     try:
         out: dict[str, dict[tuple, dict]] = {}
         for mart in MARTS:
-            cur = con.execute(f"select * from analytics.{mart}")
+            cur = con.execute(f"select * from marts.{mart}")
             names = [d[0] for d in cur.description]
             rows = {}
             for values in cur.fetchall():

@@ -47,9 +47,11 @@ CHARTS = (
 
 @pytest.fixture(scope="module")
 def marts_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A DuckDB warehouse with the marts built from every sample day by the flow's own steps."""
+    """A DuckDB warehouse with the marts built from every sample day and published, by the
+    flow's own steps."""
     from flows.daily_pipeline import dbt_build, ingest_day
     from flows.dbt_build import raise_for_failure
+    from flows.publish import publish
 
     dates = sorted({p.stem for p in SAMPLE_DATA.glob("*/*.csv")})
     assert dates, f"no sample files under {SAMPLE_DATA}"
@@ -58,6 +60,7 @@ def marts_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for day in dates:
         ingest_day(settings, dt.date.fromisoformat(day), SAMPLE_DATA)
     raise_for_failure(dbt_build(settings))
+    publish(settings)
     return path
 
 

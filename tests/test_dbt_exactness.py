@@ -211,6 +211,6 @@ def test_build_on_empty_raw(tmp_path: Path, empty_raw: Path) -> None:
     con = duckdb.connect(str(empty_raw))
     try:
         for mart in MARTS:
-            assert con.execute(f"select count(*) from analytics.{mart}").fetchone() == (0,)
+            assert con.execute(f"select count(*) from marts.{mart}").fetchone() == (0,)
     finally:
         con.close()

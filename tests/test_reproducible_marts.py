@@ -71,11 +71,11 @@ def test_marts_are_bit_identical_across_thread_counts_and_load_orders(tmp_path: 
             ).fetchall()
         ]
         select = ", ".join(f'"{c}"' for c in columns)
-        rows = con.execute(f"SELECT count(*) FROM one.analytics.{mart}").fetchone()[0]
+        rows = con.execute(f"SELECT count(*) FROM one.marts.{mart}").fetchone()[0]
         assert rows > 1000, f"{mart}: too few rows ({rows}) to prove anything"
         for a, b in (("one", "four"), ("four", "one")):
             diff = con.execute(
-                f"SELECT count(*) FROM (SELECT {select} FROM {a}.analytics.{mart} "
-                f"EXCEPT ALL SELECT {select} FROM {b}.analytics.{mart})"
+                f"SELECT count(*) FROM (SELECT {select} FROM {a}.marts.{mart} "
+                f"EXCEPT ALL SELECT {select} FROM {b}.marts.{mart})"
             ).fetchone()[0]
             assert diff == 0, f"{mart}: {diff} rows of {a} are not bit-identical in {b}"

@@ -70,9 +70,8 @@ def test_a_lock_left_by_a_killed_run_is_taken_over(
 def test_wait_queues_behind_the_holder(tmp_path: Path) -> None:
     lock = tmp_path / "wh.duckdb.lock"
     holder = _holder(lock, seconds=1)
-    with pytest.raises(RunLockedError):
-        with run_lock(lock):
-            pass
+    with pytest.raises(RunLockedError), run_lock(lock):
+        pass
     with run_lock(lock, wait=True):
         assert holder.wait(timeout=60) == 0  # it had finished before we got the lock
         assert str(os.getpid()) in lock.read_text()

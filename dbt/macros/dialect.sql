@@ -53,18 +53,20 @@
     {{ return('int64') }}
 {%- endmacro %}
 
-{#- An exact decimal for sums of fractions: its sum does not depend on the order rows are
-    added in (a float sum does, so parallel plans gave different last bits). -#}
+{#- An exact decimal with 9 decimal places, for sums that must not depend on the order
+    rows are added in (a float sum does, so parallel plans gave different last bits).
+    Written with its precision on BigQuery too: the emulator reads a bare NUMERIC as
+    DuckDB's DECIMAL(18, 3). -#}
 {% macro exact_decimal_type() -%}
     {{ return(adapter.dispatch('exact_decimal_type')()) }}
 {%- endmacro %}
 
 {% macro default__exact_decimal_type() -%}
-    {{ return('decimal(38, 18)') }}
+    {{ return('decimal(38, 9)') }}
 {%- endmacro %}
 
 {% macro bigquery__exact_decimal_type() -%}
-    {{ return('bignumeric') }}
+    {{ return('numeric(38, 9)') }}
 {%- endmacro %}
 
 {% macro float_type() -%}

@@ -2,8 +2,9 @@
     The one place that names schemas (DuckDB) / datasets (BigQuery).
 
     A model's custom schema (`+schema:` in dbt_project.yml: staging, intermediate,
-    analytics) is used as it is, without the target schema as prefix, so the local
-    warehouse and production use the same names: raw, staging, intermediate, analytics.
+    marts) is used as it is, without the target schema as prefix, so the local
+    warehouse and production use the same names: raw, staging, intermediate, marts (and
+    analytics, which only the publish step writes).
 -#}
 {% macro generate_schema_name(custom_schema_name, node) -%}
     {%- if custom_schema_name is none -%}

@@ -15,6 +15,7 @@ import duckdb
 
 from flows.daily_pipeline import ingest_day
 from flows.dbt_build import raise_for_failure, run_dbt_build
+from flows.publish import publish
 from ingest.settings import DBT_PROJECT_DIR, Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -43,7 +44,7 @@ def run_days(settings: Settings, source_dir: Path, days: list[date], work: Path)
 
 
 def build(settings: Settings, work: Path) -> None:
-    """The flow's one ``dbt build``, with its artefacts kept in ``work``."""
+    """The flow's one ``dbt build``, with its artefacts kept in ``work``, then its publish."""
     work.mkdir(parents=True, exist_ok=True)
     result = run_dbt_build(
         DBT_PROJECT_DIR,
@@ -53,6 +54,7 @@ def build(settings: Settings, work: Path) -> None:
         extra=("--target-path", str(work / "target")),
     )
     raise_for_failure(result)
+    publish(settings)
 
 
 def _normal(value: Any) -> Any:

@@ -129,7 +129,10 @@ def duckdb_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
             con.execute(f"create table analytics.{table} ({ddl})")
             marks = ", ".join("?" for _ in columns)
             con.executemany(f"insert into analytics.{table} values ({marks})", rows)
-    return Settings(target="ci", duckdb_path=path)
+    # a published file, as the pipeline's publish step writes it beside the warehouse
+    return Settings(
+        target="ci", duckdb_path=path.with_name("writer.duckdb"), duckdb_analytics_path=path
+    )
 
 
 def _figures(settings: Settings) -> dict[str, Any]:

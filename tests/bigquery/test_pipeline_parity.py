@@ -113,7 +113,9 @@ def check_layout(bigquery_settings: Settings, bigquery: Any, work: Path) -> None
     # DirectQuery filters by date and content, and by user: the scans it pays for.
     assert content.time_partitioning.field == "activity_date"
     # The emulator ignores CLUSTER BY in DDL (its table metadata never shows it), so check
-    # the statement dbt sent instead.
+    # the statement dbt sent instead (in the private marts dataset; publish copies the layout).
+    marts = bigquery_settings.marts_dataset
+    assert table(marts, "mart_content_performance").time_partitioning.field == "activity_date"
     run_sql = work / "target" / "run" / "nightjar" / "models" / "marts"
     for mart, clause in (
         ("mart_content_performance", "cluster by content_id"),
@@ -121,7 +123,7 @@ def check_layout(bigquery_settings: Settings, bigquery: Any, work: Path) -> None
     ):
         ddl = " ".join((run_sql / f"{mart}.sql").read_text(encoding="utf-8").split())
         assert clause in ddl, f"{mart}: no '{clause}' in the DDL dbt ran"
-        assert f"create or replace table `{bigquery.project}`.`{analytics}`.`{mart}`" in ddl
+        assert f"create or replace table `{bigquery.project}`.`{marts}`.`{mart}`" in ddl
     for t in (content, users):
         types = {f.name: f.field_type for f in t.schema}
         assert "DATETIME" not in types.values(), f"{t.table_id} has DATETIME columns: {types}"

@@ -30,6 +30,7 @@ LANGUAGE_FEATURES = {
     "FEATURE_V_1_3_QUALIFY": "QUALIFY, the filter on window functions (see RESERVED_KEYWORDS)",
     "FEATURE_V_1_2_CIVIL_TIME": "DATETIME and TIME exist in BigQuery (so mixing them is caught)",
     "FEATURE_NUMERIC_TYPE": "NUMERIC, BigQuery's exact decimal",
+    "FEATURE_PARAMETERIZED_TYPES": "NUMERIC(38, 9) and other types with parameters",
     "FEATURE_BIGNUMERIC_TYPE": "BIGNUMERIC",
     "FEATURE_JSON_TYPE": "JSON columns",
     "FEATURE_GEOGRAPHY": "GEOGRAPHY columns",

@@ -532,8 +532,13 @@ def prefect_yaml_agrees(config: TerraformConfig, repo_root: Path = REPO_ROOT) ->
 # --- what the repository says it writes --------------------------------------------------------
 
 
+#: The ``Settings`` fields naming datasets that Python writes: the ingest (raw) and the publish
+#: step (analytics); dbt's are read from the dbt project.
+PYTHON_WRITTEN_DATASET_FIELDS = ("raw_dataset", "analytics_dataset")
+
+
 def ingest_datasets(repo_root: Path = REPO_ROOT) -> set[str]:
-    """Datasets the ingest writes: defaults of ``*_dataset`` fields of ``Settings`` it declares."""
+    """Datasets the ingest and the publish step write: defaults of those ``Settings`` fields."""
     path = repo_root / "ingest" / "settings.py"
     tree = ast.parse(path.read_text(encoding="utf-8"))
     found = set()
@@ -541,12 +546,12 @@ def ingest_datasets(repo_root: Path = REPO_ROOT) -> set[str]:
         if (
             isinstance(node, ast.AnnAssign)
             and isinstance(node.target, ast.Name)
-            and node.target.id == "raw_dataset"
+            and node.target.id in PYTHON_WRITTEN_DATASET_FIELDS
             and isinstance(node.value, ast.Constant)
         ):
             found.add(str(node.value.value))
-    if not found:
-        raise ValueError(f"{path}: no raw_dataset default found")
+    if len(found) != len(PYTHON_WRITTEN_DATASET_FIELDS):
+        raise ValueError(f"{path}: not every one of {PYTHON_WRITTEN_DATASET_FIELDS} has a default")
     return found
 
 
