@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dashboard.readers import MartReader
+from ingest.schemas import PUBLISH_LOG
 
 SEGMENTS = ("heavy", "regular", "light", "social_only")
 #: Completion-rate histogram: bins of this width over [0, 1]; a rate of exactly 1 goes in the
@@ -60,6 +61,8 @@ class DashboardData:
     source: str
     content: ContentPage
     audience: AudiencePage
+    #: the newest load the published marts include (``analytics.publish_log``), if known
+    data_as_of: dt.datetime | None = None
     generated_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
 
@@ -236,10 +239,19 @@ def audience_page(reader: MartReader) -> AudiencePage:
     )
 
 
+def data_as_of(reader: MartReader) -> dt.datetime | None:
+    """The watermark of the latest publish (None for marts published without a log)."""
+    if reader.missing([PUBLISH_LOG]):
+        return None
+    (row,) = reader.query(f"select max(watermark) as as_of from {reader.table(PUBLISH_LOG)}")
+    return row["as_of"]
+
+
 def collect(reader: MartReader, top_n: int = 10, min_views: int = 1) -> DashboardData:
     """Everything the dashboard shows, read through ``reader``."""
     return DashboardData(
         source=reader.source,
         content=content_page(reader, top_n=top_n, min_views=min_views),
         audience=audience_page(reader),
+        data_as_of=data_as_of(reader),
     )

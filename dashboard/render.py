@@ -88,6 +88,11 @@ def data_value(value: int | float | None) -> str:
     return str(int(value)) if isinstance(value, int) else repr(float(value))
 
 
+def _utc(value: dt.datetime) -> dt.datetime:
+    """A warehouse timestamp in UTC (DuckDB's TIMESTAMP holds UTC wall-clock time)."""
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
 def _kpis(page_id: str, headlines: Iterable[Headline]) -> str:
     cards = []
     for h in headlines:
@@ -262,6 +267,11 @@ def render_html(data: DashboardData, target: str) -> str:
         ]
     )
     generated = data.generated_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    as_of = (
+        "not recorded"
+        if data.data_as_of is None
+        else _utc(data.data_as_of).strftime("%Y-%m-%d %H:%M UTC")
+    )
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -275,7 +285,8 @@ def render_html(data: DashboardData, target: str) -> str:
 <header>
 <h1>Nightjar</h1>
 <nav><a href="#page-content">Content performance</a><a href="#page-audience">Audience</a></nav>
-<span class="source">{html.escape(data.source)} · target {html.escape(target)}</span>
+<span class="source">{html.escape(data.source)} · target {html.escape(target)} ·
+<span id="data-as-of">data as of {as_of}</span></span>
 </header>
 <main>
 <section class="page" id="page-content" data-page="content">

@@ -31,13 +31,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ingest.schemas import AUDIT_TABLE
+from ingest.schemas import AUDIT_TABLE, PUBLISH_LOG
 from ingest.settings import Settings
 
 log = logging.getLogger(__name__)
 
 MARTS = ("mart_content_performance", "mart_users")
-PUBLISH_LOG = "publish_log"
 #: Columns of ``analytics.publish_log`` (DuckDB type, BigQuery type).
 PUBLISH_LOG_COLUMNS = {
     "published_at": ("TIMESTAMP", "TIMESTAMP"),

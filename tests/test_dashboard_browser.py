@@ -161,7 +161,8 @@ def loaded(browser: Any, dashboard_html: Path) -> dict[str, Any]:
           };
         }
         const resources = performance.getEntriesByType('resource').map(r => r.name);
-        return {kpis, ranges, charts, resources};
+        const asOf = document.getElementById('data-as-of').textContent;
+        return {kpis, ranges, charts, resources, asOf};
         """
     )
     return {"errors": errors, **dom}
@@ -258,6 +259,13 @@ def test_headline_numbers_equal_the_marts(loaded: dict[str, Any], expected: dict
             assert shown[key]["text"] == f"{want:,}", key
         else:
             assert float(shown[key]["value"]) == pytest.approx(want, rel=1e-12), key
+
+
+def test_data_as_of_is_the_latest_publish(loaded: dict[str, Any], marts_db: Path) -> None:
+    published = Settings.from_env(target="ci", duckdb_path=marts_db).analytics_path
+    watermark = fetch_one(published, "select max(watermark) as w from analytics.publish_log")["w"]
+    assert watermark is not None
+    assert loaded["asOf"] == f"data as of {watermark:%Y-%m-%d %H:%M} UTC"
 
 
 def test_date_ranges_equal_the_marts(loaded: dict[str, Any], expected: dict[str, Any]) -> None:
