@@ -3,7 +3,8 @@
 ``nox -s bigquery`` first runs ``tests/bigquery`` against the emulator while
 ``tests/bigquery/statement_log.py`` records each request (``NIGHTJAR_STATEMENT_LOG``): the
 models' full and incremental builds as dbt ran them (DDL, DELETE, INSERT, MERGE, scripts),
-dbt's data tests, the ingest's slice-replace scripts and the dashboard's reader queries.
+dbt's data tests, the ingest's slice-replace scripts, the publish step's transaction and the
+dashboard's reader queries.
 This test replays that log through ZetaSQL, BigQuery's SQL front end. A failure names the
 dbt node or the Python caller, the statement and ZetaSQL's message.
 """
@@ -18,8 +19,9 @@ import pytest
 from tests.googlesql.analyzer import Analyzer
 from tests.googlesql.replay import read_events, replay
 
-#: Each of these must have sent something, or the log cannot prove anything about it.
-SOURCES = ("dbt model", "dbt test", "dbt unit_test", "ingest", "dashboard")
+#: Each of these must have sent something, or the log cannot prove anything about it
+#: (``flows`` is the publish step).
+SOURCES = ("dbt model", "dbt test", "dbt unit_test", "ingest", "dashboard", "flows")
 
 
 @pytest.fixture(scope="module")
