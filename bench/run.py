@@ -48,7 +48,7 @@ def bench_file(rows: int, seed: int) -> Path:
     The file is clean (no bad rows, plain RFC 4180), so that the bare DuckDB read with
     explicit types can load it too and both sides do the same work.
     """
-    from ingest.generate import GeneratorConfig, generate
+    from tools.generate import GeneratorConfig, generate
 
     folder = DATA_DIR / f"viewing_logs-rows{rows}-seed{seed}"
     path = folder / "viewing_logs" / f"{BENCH_FILE_DATE.isoformat()}.csv"

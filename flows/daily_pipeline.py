@@ -376,7 +376,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"\nPipeline succeeded on {summary.target}: {len(summary.loads)} files, "
         f"{loaded} rows loaded, {rejected} rejected; warehouse: {summary.warehouse}"
     )
+    print(how_to_query(settings))
     return 0
+
+
+def how_to_query(settings: Settings) -> str:
+    """Where the published marts are, and a command that reads them."""
+    if settings.warehouse_kind == "bigquery":
+        project = settings.bigquery_project or "<project>"
+        return f"Published marts: BigQuery dataset {project}.{settings.analytics_dataset}"
+    here = Path.cwd()
+    published, python = settings.analytics_path, Path(sys.executable)
+    published = published.relative_to(here) if published.is_relative_to(here) else published
+    python = python.relative_to(here) if python.is_relative_to(here) else python
+    query = "select * from analytics.mart_content_performance order by 1, 2 limit 10"
+    return "\n".join(
+        [
+            f"Published marts (the file readers open; a reader never blocks a run): {published}",
+            f"  {python} -c \"import duckdb; duckdb.connect('{published}', read_only=True)"
+            f".sql('{query}').show()\"",
+            f'  duckdb -readonly {published} "select * from analytics.mart_users limit 10"',
+        ]
+    )
 
 
 if __name__ == "__main__":

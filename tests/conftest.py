@@ -79,7 +79,7 @@ def small_drops(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     Copy it before changing a file.
     """
-    from ingest.generate import GeneratorConfig, generate
+    from tools.generate import GeneratorConfig, generate
 
     out = tmp_path_factory.mktemp("drops")
     generate(

@@ -20,7 +20,6 @@ import duckdb
 import pytest
 
 from ingest import ingest_date, ingest_file
-from ingest.generate import GeneratorConfig, generate
 from ingest.schemas import TABLES
 from ingest.settings import Settings
 from tests.dbt_helpers import (
@@ -32,6 +31,7 @@ from tests.dbt_helpers import (
     read_file,
     run_dbt,
 )
+from tools.generate import GeneratorConfig, generate
 
 pytestmark = pytest.mark.integration
 

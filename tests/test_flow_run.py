@@ -59,7 +59,12 @@ def test_flow_loads_builds_and_publishes_the_summary(
     from prefect.artifacts import Artifact
 
     assert main(_cli(small_drops)) == 0
-    assert "Pipeline succeeded on dev: 4 files" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Pipeline succeeded on dev: 4 files" in out
+    published = Settings.from_env(target="dev").analytics_path
+    assert (
+        f"Published marts (the file readers open; a reader never blocks a run): {published}" in out
+    )
 
     con = duckdb.connect(str(duckdb_path), read_only=True)
     try:

@@ -13,9 +13,9 @@ import duckdb
 import pytest
 
 from ingest import ingest_date
-from ingest.generate import GeneratorConfig, generate
 from ingest.schemas import TABLES
 from ingest.settings import Settings
+from tools.generate import GeneratorConfig, generate
 
 CFG = GeneratorConfig(
     start_date=date(2026, 11, 16),

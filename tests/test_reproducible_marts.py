@@ -18,9 +18,9 @@ import yaml
 
 from flows.dbt_build import release_duckdb
 from ingest import ingest_date
-from ingest.generate import GeneratorConfig, generate
 from ingest.settings import Settings
 from tests.dbt_helpers import DBT_DIR, MARTS, run_dbt
+from tools.generate import GeneratorConfig, generate
 
 pytestmark = pytest.mark.integration
 

@@ -71,7 +71,7 @@ def check_same_rejects(
 def test_generated_three_weeks_backfill_then_daily_runs_give_the_duckdb_marts(
     bigquery_settings: Settings, bigquery: Any, duckdb_settings: Settings, tmp_path: Path
 ) -> None:
-    from ingest.generate import GeneratorConfig, generate
+    from tools.generate import GeneratorConfig, generate
 
     drops = tmp_path / "drops"
     config = GeneratorConfig(

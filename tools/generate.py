@@ -11,7 +11,7 @@ newlines inside quoted fields), mixed-case interaction types, offsets crossing U
 midnight, empty optional fields, shuffled columns, an unknown extra column, a BOM and
 CRLF endings. :class:`FileManifest` reports what each file was meant to contain.
 
-    python -m ingest.generate --out DIR --start-date 2026-11-16 --days 7 \\
+    python -m tools.generate --out DIR --start-date 2026-11-16 --days 7 \\
         --views-per-day 200 --interactions-per-day 80 --seed 7
 """
 
@@ -381,7 +381,7 @@ def generate(
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
-        prog="python -m ingest.generate",
+        prog="python -m tools.generate",
         description="Write deterministic daily CSV drops <out>/<table>/<YYYY-MM-DD>.csv.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
