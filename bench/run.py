@@ -27,9 +27,9 @@ from pathlib import Path
 
 import duckdb
 
+from config.settings import REPO_ROOT, Settings
 from ingest import ingest_file
 from ingest.schemas import VIEWING_LOGS, TableSchema
-from ingest.settings import REPO_ROOT, Settings
 
 RESULTS_DIR = REPO_ROOT / "bench" / "results"
 DATA_DIR = RESULTS_DIR / "data"
@@ -141,9 +141,9 @@ def run_flow(workdir: Path) -> int:
 
 def run_plain(workdir: Path) -> int:
     """The same ingest, then a bare in-process ``dbt build``: no Prefect."""
+    from config.settings import DBT_PROJECT_DIR
     from flows.dbt_build import raise_for_failure, run_dbt_build
     from ingest import ingest_date
-    from ingest.settings import DBT_PROJECT_DIR
 
     settings = Settings.from_env(target="dev", duckdb_path=_fresh_db(workdir, "plain.duckdb"))
     for day in sample_dates():

@@ -11,8 +11,8 @@ import logging
 import os
 from pathlib import Path
 
+from config.settings import Settings
 from dashboard.readers import DashboardError, MissingMartsError, open_reader
-from ingest.settings import Settings
 
 __all__ = ["DEFAULT_OUT", "DashboardError", "MissingMartsError", "build_dashboard"]
 

@@ -7,8 +7,8 @@ import logging
 import sys
 from pathlib import Path
 
+from config.settings import TARGETS, Settings
 from dashboard import DEFAULT_OUT, DashboardError, MissingMartsError, build_dashboard
-from ingest.settings import TARGETS, Settings
 
 #: Exit status when the marts do not exist yet (distinct from other failures).
 EXIT_NO_MARTS = 3

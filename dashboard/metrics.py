@@ -12,8 +12,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from config.settings import PUBLISH_LOG
 from dashboard.readers import MartReader
-from ingest.schemas import PUBLISH_LOG
 
 SEGMENTS = ("heavy", "regular", "light", "social_only")
 #: Completion-rate histogram: bins of this width over [0, 1]; a rate of exactly 1 goes in the

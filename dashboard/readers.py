@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
-from ingest.settings import Settings
+from config.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ class BigQueryMartReader:
             raise DashboardError(
                 "no BigQuery project configured for --target prod; set BIGQUERY_PROJECT"
             )
-        from ingest.warehouse.bigquery_connection import bigquery_client
+        from config.bigquery import bigquery_client
 
         # Endpoint and credentials (emulator or Google) are decided in that one place.
         self._client = bigquery_client(settings)

@@ -23,6 +23,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
+from config.settings import DBT_PROJECT_DIR, TARGETS, Settings
 from flows.dashboard_step import run_dashboard_step
 from flows.dbt_build import DbtBuildError, DbtBuildResult, raise_for_failure, run_dbt_build
 from flows.publish import Publication, publish
@@ -31,7 +32,6 @@ from flows.run_lock import RunLockedError, run_lock
 from flows.summary import FileLoad, PipelineSummary, render_markdown
 from ingest import HeaderError, IngestError, NoInputError, check_header, drops_for, ingest_date
 from ingest.schemas import TABLES as TABLES_BY_NAME
-from ingest.settings import DBT_PROJECT_DIR, TARGETS, Settings
 from ingest.sources import local_drops
 
 log = logging.getLogger(__name__)

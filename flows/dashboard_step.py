@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ingest.settings import Settings
+from config.settings import Settings
 
 
 def run_dashboard_step(settings: Settings) -> Path:

@@ -9,7 +9,7 @@ flow run, for "data as of".
 
 - **DuckDB.** One transaction replaces both marts and appends the log row in the writer's
   ``analytics`` schema. Then the published file that readers open
-  (:attr:`ingest.settings.Settings.analytics_path`) is written anew beside it and renamed
+  (:attr:`config.settings.Settings.analytics_path`) is written anew beside it and renamed
   into place: a reader keeps the snapshot it opened, the next open sees the new one, and the
   writer never holds the published file (so no reader can block a run).
 - **BigQuery.** Consumer tables are created once with the built marts' schema, partitioning
@@ -31,8 +31,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ingest.schemas import AUDIT_TABLE, PUBLISH_LOG
-from ingest.settings import Settings
+from config.settings import PUBLISH_LOG, Settings
+from ingest.schemas import AUDIT_TABLE
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +153,7 @@ def _fsync(path: Path) -> None:
 
 
 def _publish_bigquery(settings: Settings, flow_run_id: str | None) -> Publication:
-    from ingest.warehouse.bigquery_connection import bigquery_client
+    from config.bigquery import bigquery_client
 
     client = bigquery_client(settings)
     try:

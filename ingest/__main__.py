@@ -14,10 +14,10 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from config.settings import DEFAULT_DUCKDB_PATH, TARGETS, Settings
 from ingest.errors import IngestError
 from ingest.load import ingest_date, ingest_file
 from ingest.schemas import TABLES
-from ingest.settings import DEFAULT_DUCKDB_PATH, TARGETS, Settings
 
 
 def build_parser() -> argparse.ArgumentParser:

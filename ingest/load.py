@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from config.settings import Settings
 from ingest.errors import HeaderError, IngestError, MissingColumnError, NoInputError
 from ingest.schemas import TABLES
-from ingest.settings import Settings
 from ingest.validate import plan_read
 from ingest.warehouse import SliceMeta, Warehouse, get_warehouse
 

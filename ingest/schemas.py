@@ -180,5 +180,3 @@ TABLES: dict[str, TableSchema] = {t.name: t for t in (VIEWING_LOGS, SOCIAL_INTER
 #: Schema (DuckDB) / dataset (BigQuery) names.
 RAW_SCHEMA = "raw"
 ANALYTICS_SCHEMA = "analytics"
-#: In ``analytics``, beside the marts: one row per publish ("data as of").
-PUBLISH_LOG = "publish_log"

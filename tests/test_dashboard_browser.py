@@ -19,7 +19,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from ingest.settings import Settings
+from config.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DATA = REPO_ROOT / "sample_data"

@@ -19,9 +19,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from config.settings import Settings
 from ingest import ingest_date, ingest_file
 from ingest.schemas import TABLES
-from ingest.settings import Settings
 from tests.dbt_helpers import (
     MARTS,
     Reference,

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from config.settings import Settings
 from ingest import expected_path, ingest_date
 from ingest.schemas import TABLES
-from ingest.settings import Settings
 from tests.dbt_helpers import Reference, assert_marts_equal, fetch_marts, run_dbt
 from tests.messy_csv import TEXT, write_messy_csv
 

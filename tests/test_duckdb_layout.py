@@ -10,10 +10,10 @@ import duckdb
 import pytest
 from test_ingest import GOOD_VIEW, REJECT_BODY, VIEW_HEADER, rows, write
 
+from config.settings import Settings
 from ingest import ingest_file
 from ingest.load import load_into
 from ingest.schemas import LINEAGE_COLUMNS, TABLES
-from ingest.settings import Settings
 from ingest.warehouse.duckdb_warehouse import DuckDBWarehouse
 
 DAY = date(2026, 11, 25)

@@ -10,10 +10,10 @@ import duckdb
 import pytest
 
 import flows.daily_pipeline as pipeline
+from config.settings import DBT_PROJECT_DIR, Settings
 from flows.daily_pipeline import SUMMARY_ARTIFACT_KEY, main
 from flows.retry import retry_on_transient
 from ingest import IngestError, ingest_date
-from ingest.settings import DBT_PROJECT_DIR, Settings
 
 pytestmark = pytest.mark.integration
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from config.settings import Settings
 from ingest import ingest_date
 from ingest.schemas import TABLES
-from ingest.settings import Settings
 from tools.generate import GeneratorConfig, generate
 
 CFG = GeneratorConfig(

@@ -15,9 +15,9 @@ import duckdb
 import numpy as np
 import pytest
 
+from config.settings import REPO_ROOT, Settings
 from ingest import IngestError, MissingColumnError, expected_path, ingest_date, ingest_file
 from ingest.schemas import TABLES
-from ingest.settings import REPO_ROOT, Settings
 from ingest.warehouse.duckdb_warehouse import DuckDBWarehouse
 
 VIEW_HEADER = ",".join(TABLES["viewing_logs"].column_names)
@@ -415,7 +415,7 @@ def test_loading_rejects_does_not_import_pandas(settings: Settings, tmp_path: Pa
         f"""
         import sys
         from ingest import ingest_file
-        from ingest.settings import Settings
+        from config.settings import Settings
         r = ingest_file(Settings(target="ci", duckdb_path={str(settings.duckdb_path)!r}),
                         "viewing_logs", {str(path)!r})
         assert r.rows_rejected == 11, r

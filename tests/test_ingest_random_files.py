@@ -20,9 +20,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from config.settings import Settings
 from ingest import expected_path, ingest_file
 from ingest.schemas import TABLES, Column
-from ingest.settings import Settings
 from tests.dbt_helpers import _parse_row
 from tests.messy_csv import TEXT, write_messy_csv
 

@@ -17,10 +17,10 @@ import duckdb
 import pytest
 
 import flows.daily_pipeline as pipeline
+from config.settings import DBT_PROJECT_DIR, REPO_ROOT, Settings
 from flows.daily_pipeline import main
 from flows.publish import MARTS, PUBLISH_LOG
 from ingest import expected_path
-from ingest.settings import DBT_PROJECT_DIR, REPO_ROOT, Settings
 from tests.conftest import SMALL_DROPS_START as START
 
 pytestmark = pytest.mark.integration
@@ -141,7 +141,7 @@ KILL_AT = """
 import os, signal, sys
 from pathlib import Path
 import flows.publish as publish
-from ingest.settings import Settings
+from config.settings import Settings
 
 def die(*args, **kwargs):
     os.kill(os.getpid(), signal.SIGKILL)

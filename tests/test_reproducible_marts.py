@@ -16,9 +16,9 @@ import duckdb
 import pytest
 import yaml
 
+from config.settings import Settings
 from flows.dbt_build import release_duckdb
 from ingest import ingest_date
-from ingest.settings import Settings
 from tests.dbt_helpers import DBT_DIR, MARTS, run_dbt
 from tools.generate import GeneratorConfig, generate
 

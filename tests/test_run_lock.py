@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from config.settings import REPO_ROOT, Settings
 from flows.daily_pipeline import main
 from flows.run_lock import RunLockedError, run_lock
-from ingest.settings import REPO_ROOT, Settings
 
 HOLD = (
     "import sys, time\n"

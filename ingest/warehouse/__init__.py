@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ingest.settings import Settings
+from config.settings import Settings
 from ingest.warehouse.base import SliceCounts, SliceMeta, Warehouse, check_reconciliation
 
 

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from config.bigquery import bigquery_client
 from ingest import rules
 from ingest.errors import IngestError
 from ingest.schemas import (
@@ -42,12 +43,11 @@ from ingest.schemas import (
 )
 from ingest.validate import FileRead, ValidatedFile
 from ingest.warehouse.base import SliceCounts, SliceMeta, check_reconciliation, load_validated
-from ingest.warehouse.bigquery_connection import bigquery_client
 
 if TYPE_CHECKING:
     from google.cloud import bigquery
 
-    from ingest.settings import Settings
+    from config.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ from typing import Any
 
 import duckdb
 
+from config.settings import DBT_PROJECT_DIR, Settings
 from flows.daily_pipeline import ingest_day
 from flows.dbt_build import raise_for_failure, run_dbt_build
 from flows.publish import publish
-from ingest.settings import DBT_PROJECT_DIR, Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_DATA = REPO_ROOT / "sample_data"

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from ingest.settings import Settings
+from config.settings import Settings
 
 NO_BIGQUERY = (
     "no BigQuery to run against: BIGQUERY_API_ENDPOINT is unset (`nox -s bigquery` starts the "
@@ -53,7 +53,7 @@ def bigquery_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
 
 
 def _drop_datasets(settings: Settings) -> None:
-    from ingest.warehouse.bigquery_connection import bigquery_client
+    from config.bigquery import bigquery_client
 
     client = bigquery_client(settings)
     try:
@@ -67,7 +67,7 @@ def _drop_datasets(settings: Settings) -> None:
 @pytest.fixture
 def bigquery(bigquery_settings: Settings) -> Iterator[Any]:
     """A BigQuery client for the test's namespace."""
-    from ingest.warehouse.bigquery_connection import bigquery_client
+    from config.bigquery import bigquery_client
 
     client = bigquery_client(bigquery_settings)
     try:

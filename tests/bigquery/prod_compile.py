@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from ingest.settings import DBT_PROJECT_DIR
+from config.settings import DBT_PROJECT_DIR
 
 #: Any HTTP(S) request would go to this dead local proxy and fail at once.
 DEAD_PROXY = "http://127.0.0.1:9"

@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from ingest.settings import Settings
+from config.settings import Settings
 
 pytestmark = pytest.mark.emulator
 

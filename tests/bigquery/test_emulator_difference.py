@@ -1,6 +1,6 @@
 """The emulator and production differ in exactly one place: endpoint and authentication.
 
-That place is ``ingest/warehouse/bigquery_connection.py``. The same file load runs twice
+That place is ``config/bigquery.py``. The same file load runs twice
 against the emulator: once with emulator settings, once with production settings (no
 endpoint, Google credentials). Every HTTP request is recorded. The production client's
 requests are addressed to ``https://bigquery.googleapis.com`` with a bearer token; the
@@ -28,12 +28,12 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from bq_pipeline import SAMPLE_DATA, sample_days
 
+from config.bigquery import bigquery_client
+from config.settings import Settings
 from ingest.schemas import TABLES
-from ingest.settings import Settings
 from ingest.validate import validate_file
 from ingest.warehouse import SliceMeta
 from ingest.warehouse.bigquery import BigQueryWarehouse
-from ingest.warehouse.bigquery_connection import bigquery_client
 
 GOOGLE = "https://bigquery.googleapis.com"
 

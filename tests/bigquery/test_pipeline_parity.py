@@ -23,8 +23,8 @@ from bq_pipeline import (
     sample_days,
 )
 
+from config.settings import Settings
 from ingest.schemas import TABLES
-from ingest.settings import Settings
 
 pytestmark = [pytest.mark.emulator, pytest.mark.integration]
 

@@ -26,7 +26,7 @@ from prod_compile import compile_prod  # noqa: E402
 from sqlglot import exp  # noqa: E402
 from sqlglot.tokens import TokenType  # noqa: E402
 
-from ingest.settings import DBT_PROJECT_DIR  # noqa: E402
+from config.settings import DBT_PROJECT_DIR  # noqa: E402
 
 
 @pytest.mark.parametrize("compile_as", ["full", "incremental"])

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from bq_pipeline import SAMPLE_DATA, bigquery_rows, build, run_days, sample_days
 
+from config.settings import DBT_PROJECT_DIR, Settings
 from flows.daily_pipeline import ingest_day
 from flows.dbt_build import run_dbt_build
 from flows.publish import MARTS, PUBLISH_LOG, publish
-from ingest.settings import DBT_PROJECT_DIR, Settings
 
 pytestmark = [pytest.mark.emulator, pytest.mark.integration]
 

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from bq_pipeline import MARTS, RAW_KEYS, SAMPLE_DATA, bigquery_marts, bigquery_rows, sample_days
 
+from config.settings import Settings
 from ingest.errors import IngestError
 from ingest.schemas import TABLES
-from ingest.settings import Settings
 from ingest.validate import validate_file
 from ingest.warehouse import SliceMeta
 from ingest.warehouse.bigquery import BigQueryWarehouse

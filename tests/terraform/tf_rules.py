@@ -539,7 +539,7 @@ PYTHON_WRITTEN_DATASET_FIELDS = ("raw_dataset", "analytics_dataset")
 
 def ingest_datasets(repo_root: Path = REPO_ROOT) -> set[str]:
     """Datasets the ingest and the publish step write: defaults of those ``Settings`` fields."""
-    path = repo_root / "ingest" / "settings.py"
+    path = repo_root / "config" / "settings.py"
     tree = ast.parse(path.read_text(encoding="utf-8"))
     found = set()
     for node in ast.walk(tree):

@@ -21,6 +21,11 @@ TARGETS: dict[str, Literal["duckdb", "bigquery"]] = {
     "prod": "bigquery",
 }
 DEFAULT_TARGET = "dev"
+#: dbt-bigquery always builds Google credentials; against the emulator a dummy token does.
+EMULATOR_DBT_METHOD = "oauth-secrets"
+EMULATOR_DBT_TOKEN = "emulator-accepts-any-token"
+#: In ``analytics``, beside the marts: one row per publish ("data as of").
+PUBLISH_LOG = "publish_log"
 DEFAULT_DUCKDB_PATH = Path("warehouse") / "nightjar.duckdb"
 
 
@@ -110,12 +115,21 @@ class Settings:
         return settings
 
     def dbt_env(self) -> dict[str, str]:
-        """Environment dbt needs so that its profile points at the same warehouse."""
+        """Environment dbt needs so that its profile (``dbt/profiles.yml``, read with
+        ``env_var``) points at the same warehouse. Against the emulator only the endpoint and
+        the authentication differ (see :mod:`config.bigquery`)."""
         env = {"DUCKDB_PATH": str(self.duckdb_path), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-        if self.warehouse_kind == "bigquery":
-            from ingest.warehouse.bigquery_connection import dbt_connection_env
-
-            env.update(dbt_connection_env(self))
+        if self.warehouse_kind != "bigquery":
+            return env
+        env["BIGQUERY_LOCATION"] = self.bigquery_location
+        if self.bigquery_project:
+            env["BIGQUERY_PROJECT"] = self.bigquery_project
+        if self.bigquery_dataset_prefix:
+            env["BIGQUERY_DATASET_PREFIX"] = self.bigquery_dataset_prefix
+        if self.bigquery_api_endpoint:
+            env["BIGQUERY_API_ENDPOINT"] = self.bigquery_api_endpoint
+            env["BIGQUERY_AUTH_METHOD"] = EMULATOR_DBT_METHOD
+            env["BIGQUERY_TOKEN"] = EMULATOR_DBT_TOKEN
         return env
 
 

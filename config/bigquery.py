@@ -1,4 +1,5 @@
-"""How the pipeline connects to BigQuery: the ONE place where the local emulator differs.
+"""How the pipeline connects to BigQuery: with ``Settings.dbt_env``, the one place where the
+local emulator differs.
 
 Production and the local BigQuery API emulator receive the same requests (same paths, same
 bodies, same SQL); only two things differ, and both are decided here from
@@ -8,9 +9,10 @@ bodies, same SQL); only two things differ, and both are decided here from
 - how they are authenticated: Google credentials (application default credentials, which
   honour ``GOOGLE_APPLICATION_CREDENTIALS``) or none at all (the emulator takes none).
 
-The ingest client (:func:`bigquery_client`) and dbt's ``prod`` profile (through
-:func:`dbt_connection_env`) both follow it. ``tests/bigquery/test_emulator_difference.py``
-records the HTTP requests of both modes and checks that nothing else differs.
+The client of the ingest, the publish step and the dashboard (:func:`bigquery_client`) and
+dbt's ``prod`` profile (through :meth:`config.settings.Settings.dbt_env`) both follow it.
+``tests/bigquery/test_emulator_difference.py`` records the HTTP requests of both modes and
+checks that nothing else differs.
 """
 
 from __future__ import annotations
@@ -20,11 +22,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from google.cloud import bigquery
 
-    from ingest.settings import Settings
-
-#: dbt-bigquery always builds Google credentials; against the emulator a dummy token does.
-EMULATOR_DBT_METHOD = "oauth-secrets"
-EMULATOR_DBT_TOKEN = "emulator-accepts-any-token"
+    from config.settings import Settings
 
 
 def uses_emulator(settings: Settings) -> bool:
@@ -40,9 +38,7 @@ def bigquery_client(settings: Settings, **kwargs: Any) -> bigquery.Client:
     try:
         from google.cloud import bigquery
     except ImportError as exc:  # pragma: no cover - depends on the installed extras
-        from ingest.errors import IngestError
-
-        raise IngestError(
+        raise ImportError(
             f"the BigQuery target needs google-cloud-bigquery ({exc}); install the project "
             "with the bigquery extra: pip install -e '.[bigquery]'"
         ) from exc
@@ -59,17 +55,3 @@ def bigquery_client(settings: Settings, **kwargs: Any) -> bigquery.Client:
         options["credentials"] = AnonymousCredentials()
     options.update(kwargs)
     return bigquery.Client(**options)
-
-
-def dbt_connection_env(settings: Settings) -> dict[str, str]:
-    """Environment for the ``prod`` target of ``dbt/profiles.yml`` (read with ``env_var``)."""
-    env: dict[str, str] = {"BIGQUERY_LOCATION": settings.bigquery_location}
-    if settings.bigquery_project:
-        env["BIGQUERY_PROJECT"] = settings.bigquery_project
-    if settings.bigquery_dataset_prefix:
-        env["BIGQUERY_DATASET_PREFIX"] = settings.bigquery_dataset_prefix
-    if uses_emulator(settings):
-        env["BIGQUERY_API_ENDPOINT"] = str(settings.bigquery_api_endpoint)
-        env["BIGQUERY_AUTH_METHOD"] = EMULATOR_DBT_METHOD
-        env["BIGQUERY_TOKEN"] = EMULATOR_DBT_TOKEN
-    return env
