@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Literal
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
@@ -37,6 +38,8 @@ from ingest.sources import local_drops
 log = logging.getLogger(__name__)
 
 SUMMARY_ARTIFACT_KEY = "daily-pipeline-summary"
+#: The targets, for the deployment's parameter schema (a test checks they are config's TARGETS).
+TargetName = Literal["dev", "ci", "prod"]
 DEFAULT_SOURCE_DIR = "sample_data"
 
 
@@ -194,17 +197,25 @@ def summary_task(summary: PipelineSummary) -> str:
 @flow(name="daily-pipeline")
 def daily_pipeline(
     run_date: date | None = None,
-    target: str = "dev",
-    source_dir: str = "sample_data",
+    target: TargetName | None = None,
+    source_dir: str = DEFAULT_SOURCE_DIR,
     end_date: date | None = None,
     full_refresh: bool = False,
     dashboard: bool = False,
     wait: bool = False,
 ) -> PipelineSummary:
-    """Ingest the drops for ``run_date`` (to ``end_date`` for a backfill), dbt build, summarise.
+    """Ingest the drops for ``run_date`` (to ``end_date`` for a backfill), dbt build, publish,
+    summarise. One run at a time per warehouse.
 
-    One run at a time per warehouse: another run's lock fails this one before it loads
-    anything (or, with ``wait``, queues it)."""
+    Args:
+        run_date: File date to load, YYYY-MM-DD; default yesterday (UTC).
+        target: Warehouse and dbt target (dev, ci, prod); default $NIGHTJAR_TARGET, else dev.
+        source_dir: Folder or gs://bucket/prefix holding <table>/<YYYY-MM-DD>.csv.
+        end_date: Backfill: load every date from run_date to this one, in order.
+        full_refresh: Rebuild the incremental models from all of raw.
+        dashboard: Render the local dashboard at the end.
+        wait: If another run holds the warehouse, wait for it instead of failing.
+    """
     settings = Settings.from_env(target=target)
     with run_lock(settings.run_lock_path, wait=wait):
         return _daily_pipeline(settings, run_date, source_dir, end_date, full_refresh, dashboard)

@@ -131,6 +131,17 @@ resource "prefect_deployment" "daily_pipeline" {
   work_queue_name = "default"
 
   parameters = jsonencode(local.deployment_parameters)
+  # Generated from the flow's signature (python -m tools.parameter_schema; a test keeps it
+  # current): the server validates every run's parameters and the UI shows a form.
+  parameter_openapi_schema = file("${path.module}/daily_pipeline.parameters.json")
+  enforce_parameter_schema = true
+
+  # One run at a time; a run due while another runs waits for it (the flow also takes a
+  # lock on the warehouse, flows/run_lock.py).
+  concurrency_limit = 1
+  concurrency_options = {
+    collision_strategy = "ENQUEUE"
+  }
 
   job_variables = jsonencode({
     image                = var.flow_image

@@ -185,3 +185,16 @@ def test_disagreeing_prefect_yaml_is_rejected() -> None:
     assert any("schedules [('0 3 * * *', 'Europe/Paris')] differ" in v for v in violations), (
         violations
     )
+
+
+def test_the_deployment_sends_the_generated_parameter_schema_and_runs_one_at_a_time(
+    real: TerraformConfig,
+) -> None:
+    (deployment,) = real.of_type("prefect_deployment")
+    body = deployment.body
+    schema = str(body.get("parameter_openapi_schema", ""))
+    assert "daily_pipeline.parameters.json" in schema, schema
+    assert (TERRAFORM_DIR / "daily_pipeline.parameters.json").is_file()
+    assert body.get("enforce_parameter_schema") is True
+    assert body.get("concurrency_limit") == 1
+    assert body.get("concurrency_options", {}).get("collision_strategy") == "ENQUEUE"
