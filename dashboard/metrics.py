@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from config.settings import PUBLISH_LOG
+from dashboard.measures import MEASURES, table_of
 from dashboard.readers import MartReader
 
 SEGMENTS = ("heavy", "regular", "light", "social_only")
@@ -66,12 +67,6 @@ class DashboardData:
     generated_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
 
-def _ratio(numerator: float | None, denominator: float | None) -> float | None:
-    if not denominator:
-        return None
-    return (numerator or 0) / denominator
-
-
 def _int(value: Any) -> int:
     return int(value or 0)
 
@@ -86,39 +81,43 @@ def _date(value: Any) -> dt.date | None:
     return dt.date.fromisoformat(str(value)[:10])
 
 
+#: The headlines of each page: (DOM key, label, measure of dashboard/measures.py, kind).
+CONTENT_HEADLINES = (
+    ("total-views", "Views", "Total Views", "int"),
+    ("watch-hours", "Watch hours", "Watch Hours", "hours"),
+    ("interactions", "Interactions", "Total Engagements", "int"),
+    ("engagement-rate", "Engagement rate", "Engagement Rate", "rate"),
+    ("completed-share", "Completed views", "Completed View Share", "rate"),
+    ("completion-rate", "Average completion", "Average Completion Rate", "rate"),
+    ("contents", "Contents", "Contents", "int"),
+)
+AUDIENCE_HEADLINES = (
+    ("users", "Users", "Users", "int"),
+    ("viewers", "Users with a view", "Unique Viewers", "int"),
+    ("heavy-users", "Heavy users", "Heavy Users", "int"),
+    ("interacting-users", "Users who interacted", "Users Who Interacted", "int"),
+    ("avg-active-days", "Active days per user", "Active Days per User", "float"),
+)
+
+
+def _headlines(reader: MartReader, spec: tuple[tuple[str, str, str, str], ...]) -> tuple:
+    """The headline numbers: each the semantic model's measure of that name, in SQL."""
+    (table,) = {table_of(measure) for _, _, measure, _ in spec}
+    columns = ", ".join(f"{MEASURES[m].sql()} as m{i}" for i, (_, _, m, _) in enumerate(spec))
+    (row,) = reader.query(f"select {columns} from {reader.table(table)}")
+    out = []
+    for i, (key, label, _, kind) in enumerate(spec):
+        value = row[f"m{i}"]
+        out.append(Headline(key, label, _int(value) if kind == "int" else value, kind))
+    return tuple(out)
+
+
 def content_page(reader: MartReader, top_n: int = 10, min_views: int = 1) -> ContentPage:
     """Headlines and charts of the "Content performance" page."""
     mart = reader.table("mart_content_performance")
-    (totals,) = reader.query(
-        f"""
-        select
-            count(distinct content_id) as contents,
-            sum(views) as views,
-            sum(total_watch_s) as total_watch_s,
-            sum(completed_views) as completed_views,
-            sum(likes) as likes,
-            sum(shares) as shares,
-            sum(comments) as comments,
-            min(activity_date) as first_date,
-            max(activity_date) as last_date
-        from {mart}
-        """
-    )
-    views = _int(totals["views"])
-    interactions = _int(totals["likes"]) + _int(totals["shares"]) + _int(totals["comments"])
-    watch_s = _int(totals["total_watch_s"])
-    headlines = (
-        Headline("total-views", "Views", views),
-        Headline("watch-hours", "Watch hours", watch_s / 3600, "hours"),
-        Headline("interactions", "Interactions", interactions),
-        Headline("engagement-rate", "Engagement rate", _ratio(interactions, views), "rate"),
-        Headline(
-            "completed-share",
-            "Completed views",
-            _ratio(_int(totals["completed_views"]), views),
-            "rate",
-        ),
-        Headline("contents", "Contents", _int(totals["contents"])),
+    headlines = _headlines(reader, CONTENT_HEADLINES)
+    (span,) = reader.query(
+        f"select min(activity_date) as first_date, max(activity_date) as last_date from {mart}"
     )
 
     per_day = reader.query(
@@ -174,7 +173,7 @@ def content_page(reader: MartReader, top_n: int = 10, min_views: int = 1) -> Con
 
     return ContentPage(
         headlines=headlines,
-        date_range=DateRange(_date(totals["first_date"]), _date(totals["last_date"])),
+        date_range=DateRange(_date(span["first_date"]), _date(span["last_date"])),
         views_per_day=[(_date(r["activity_date"]), _int(r["views"])) for r in per_day],
         top_contents=ranked,
         completion_bins=completion_bins,
@@ -185,31 +184,10 @@ def content_page(reader: MartReader, top_n: int = 10, min_views: int = 1) -> Con
 def audience_page(reader: MartReader) -> AudiencePage:
     """Headlines and charts of the "Audience" page."""
     mart = reader.table("mart_users")
-    (totals,) = reader.query(
-        f"""
-        select
-            count(*) as users,
-            sum(case when total_views > 0 then 1 else 0 end) as viewers,
-            sum(case when engagement_segment = 'heavy' then 1 else 0 end) as heavy_users,
-            sum(case when likes + shares + comments > 0 then 1 else 0 end) as interacting_users,
-            sum(active_days) as active_days,
-            cast(min(first_seen_at) as date) as first_date,
-            cast(max(last_seen_at) as date) as last_date
-        from {mart}
-        """
-    )
-    users = _int(totals["users"])
-    headlines = (
-        Headline("users", "Users", users),
-        Headline("viewers", "Users with a view", _int(totals["viewers"])),
-        Headline("heavy-users", "Heavy users", _int(totals["heavy_users"])),
-        Headline("interacting-users", "Users who interacted", _int(totals["interacting_users"])),
-        Headline(
-            "avg-active-days",
-            "Active days per user",
-            _ratio(_int(totals["active_days"]), users),
-            "float",
-        ),
+    headlines = _headlines(reader, AUDIENCE_HEADLINES)
+    (span,) = reader.query(
+        f"select cast(min(first_seen_at) as date) as first_date, "
+        f"cast(max(last_seen_at) as date) as last_date from {mart}"
     )
     segments = {
         row["engagement_segment"]: _int(row["n"])
@@ -233,7 +211,7 @@ def audience_page(reader: MartReader) -> AudiencePage:
     unknown = sorted((str(k), v) for k, v in segments.items())
     return AudiencePage(
         headlines=headlines,
-        date_range=DateRange(_date(totals["first_date"]), _date(totals["last_date"])),
+        date_range=DateRange(_date(span["first_date"]), _date(span["last_date"])),
         users_by_segment=known + unknown,
         users_by_device=by_device,
     )

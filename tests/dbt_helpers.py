@@ -268,6 +268,8 @@ def content_performance(views: list[dict], interactions: list[dict]) -> dict[tup
             "unique_viewers": len({v["user_id"] for v in vs}),
             "total_watch_s": sum(v["watch_duration_s"] for v in vs),
             "avg_completion_rate": sum(rates) / len(rates) if rates else None,
+            "views_with_duration": len(with_duration),
+            "completion_rate_sum": float(sum(rates)),
             # exact: watch >= 0.9 * duration  <=>  10 * watch >= 9 * duration
             "completed_views": sum(
                 1

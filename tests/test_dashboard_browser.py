@@ -195,7 +195,8 @@ def expected(marts_db: Path) -> dict[str, Any]:
                sum(likes) + sum(shares) + sum(comments) as interactions,
                sum(completed_views) as completed, count(distinct content_id) as contents,
                min(activity_date) as first_day, max(activity_date) as last_day,
-               count(avg_completion_rate) as rated_rows
+               count(avg_completion_rate) as rated_rows,
+               sum(completion_rate_sum) as ratio_sum, sum(views_with_duration) as rated_views
         from analytics.mart_content_performance
         """,
     )
@@ -218,6 +219,7 @@ def expected(marts_db: Path) -> dict[str, Any]:
         "content/interactions": c["interactions"],
         "content/engagement-rate": c["interactions"] / c["views"],
         "content/completed-share": c["completed"] / c["views"],
+        "content/completion-rate": c["ratio_sum"] / c["rated_views"],
         "content/contents": c["contents"],
         "audience/users": u["users"],
         "audience/viewers": u["viewers"],

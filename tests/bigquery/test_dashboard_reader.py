@@ -28,6 +28,8 @@ CONTENT_COLUMNS = {
     "unique_viewers": ("bigint", "INT64"),
     "total_watch_s": ("bigint", "INT64"),
     "avg_completion_rate": ("double", "FLOAT64"),
+    "views_with_duration": ("bigint", "INT64"),
+    "completion_rate_sum": ("double", "FLOAT64"),
     "completed_views": ("bigint", "INT64"),
     "likes": ("bigint", "INT64"),
     "shares": ("bigint", "INT64"),
@@ -51,11 +53,11 @@ USER_COLUMNS = {
 D = dt.date(2026, 11, 20)
 UTC = dt.UTC
 CONTENT_ROWS = [
-    ("c1", D, 10, 7, 3000, 0.5, 4, 2, 1, 0, 0.3),
-    ("c1", D + dt.timedelta(days=1), 4, 4, 900, 1.0, 4, 0, 0, 1, 0.25),
-    ("c2", D, 3, 3, 200, None, 0, 1, 1, 1, 1.0),
-    ("c3", D + dt.timedelta(days=2), 0, 0, 0, None, 0, 1, 0, 0, None),
-    ("c4", D + dt.timedelta(days=2), 8, 5, 7000, 0.95, 7, 0, 0, 0, 0.0),
+    ("c1", D, 10, 7, 3000, 0.5, 8, 4.0, 4, 2, 1, 0, 0.3),
+    ("c1", D + dt.timedelta(days=1), 4, 4, 900, 1.0, 4, 4.0, 4, 0, 0, 1, 0.25),
+    ("c2", D, 3, 3, 200, None, 0, 0.0, 0, 1, 1, 1, 1.0),
+    ("c3", D + dt.timedelta(days=2), 0, 0, 0, None, 0, 0.0, 0, 1, 0, 0, None),
+    ("c4", D + dt.timedelta(days=2), 8, 5, 7000, 0.95, 6, 5.75, 7, 0, 0, 0, 0.0),
 ]
 USER_ROWS = [
     # 23:30 UTC is already the next day in UTC+1: the date range must use UTC dates.
@@ -161,6 +163,7 @@ def test_bigquery_and_duckdb_give_the_same_dashboard(
     assert headlines["total-views"] == 25
     assert headlines["interactions"] == 8
     assert headlines["engagement-rate"] == pytest.approx(8 / 25)
+    assert headlines["completion-rate"] == pytest.approx(13.75 / 18)  # sums, not a row average
     audience = on_duckdb["audience"]
     assert audience["date_range"] == {"first": dt.date(2026, 11, 19), "last": dt.date(2026, 11, 22)}
     assert audience["users_by_segment"] == [

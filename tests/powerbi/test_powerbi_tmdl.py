@@ -99,9 +99,11 @@ def test_required_measures_exist() -> None:
     # Unique viewers count people in mart_users, never a sum of per-day unique viewers.
     assert "mart_users" in measures["Unique Viewers"].expression
     assert "unique_viewers" not in measures["Unique Viewers"].expression
-    # Completion rate is weighted by views, not AVERAGE over rows.
-    assert "AVERAGE" not in measures["Average Completion Rate"].expression.upper()
-    assert "[views]" in measures["Average Completion Rate"].expression
+    # Completion rate from the additive columns (sum of ratios / views with a duration), never
+    # an AVERAGE over rows nor rows weighted by all their views (test_powerbi_measures.py).
+    completion = measures["Average Completion Rate"].expression
+    assert "AVERAGE" not in completion.upper()
+    assert "[completion_rate_sum]" in completion and "[views_with_duration]" in completion
 
 
 def test_the_reader_rejects_a_table_file_with_broken_structure(tmp_path) -> None:

@@ -123,6 +123,10 @@ final as (
             as total_watch_s,
         cast(daily_views.completion_nanos as {{ float_type() }}) / 1e9
         / nullif(daily_views.views_with_duration, 0) as avg_completion_rate,
+        cast(coalesce(daily_views.views_with_duration, 0) as {{ int_type() }})
+            as views_with_duration,
+        cast(coalesce(daily_views.completion_nanos, 0) as {{ float_type() }}) / 1e9
+            as completion_rate_sum,
         cast(coalesce(daily_views.completed_views, 0) as {{ int_type() }})
             as completed_views,
         cast(coalesce(daily_interactions.likes, 0) as {{ int_type() }}) as likes,
