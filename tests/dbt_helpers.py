@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import math
 import re
+import shutil
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -43,6 +44,19 @@ TIMESTAMP_SHAPE = re.compile(
 )
 #: ISO 8601's end of day, 24:00 (seconds and fraction zero), is the next midnight.
 END_OF_DAY = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2}[T ])24:00(:00([.,]0+)?)?(?![0-9:.,])")
+
+
+def project_with_test(tmp_path: Path, name: str, sql: str) -> Path:
+    """A copy of the dbt project with one more singular (error-severity) test, ``name``."""
+    project = tmp_path / "dbt"
+    shutil.copytree(
+        DBT_DIR,
+        project,
+        ignore=shutil.ignore_patterns("target", "logs", "dbt_packages", ".user.yml"),
+    )
+    (project / "tests").mkdir(exist_ok=True)
+    (project / "tests" / f"{name}.sql").write_text(sql, encoding="utf-8")
+    return project
 
 
 class DbtFailed(AssertionError):

@@ -10,10 +10,11 @@ import duckdb
 import pytest
 
 import flows.daily_pipeline as pipeline
-from config.settings import DBT_PROJECT_DIR, Settings
+from config.settings import Settings
 from flows.daily_pipeline import SUMMARY_ARTIFACT_KEY, main
 from flows.retry import retry_on_transient
 from ingest import IngestError, ingest_date
+from tests.dbt_helpers import project_with_test
 
 pytestmark = pytest.mark.integration
 
@@ -144,19 +145,12 @@ def test_missing_required_column_stops_before_loading_and_names_file_and_column(
 
 def _failing_dbt_project(tmp_path: Path) -> Path:
     """A copy of the dbt project with one singular test that fails on any staged view."""
-    project = tmp_path / "dbt"
-    shutil.copytree(
-        DBT_PROJECT_DIR,
-        project,
-        ignore=shutil.ignore_patterns("target", "logs", "dbt_packages", ".user.yml"),
-    )
-    (project / "tests").mkdir(exist_ok=True)
-    (project / "tests" / "assert_no_views_staged.sql").write_text(
+    return project_with_test(
+        tmp_path,
+        "assert_no_views_staged",
         "-- fails whenever a view was loaded\n"
         "select view_id from {{ ref('stg_content__viewing_logs') }}\n",
-        encoding="utf-8",
     )
-    return project
 
 
 def test_failing_dbt_test_skips_downstream_models_and_names_the_node(

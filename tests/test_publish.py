@@ -22,6 +22,7 @@ from flows.daily_pipeline import main
 from flows.publish import MARTS, PUBLISH_LOG
 from ingest import expected_path
 from tests.conftest import SMALL_DROPS_START as START
+from tests.dbt_helpers import project_with_test
 
 pytestmark = pytest.mark.integration
 
@@ -50,15 +51,9 @@ def _digest(path: Path) -> str:
 
 def _failing_project(tmp_path: Path) -> Path:
     """The dbt project with an error-severity test on mart_content_performance that fails."""
-    project = tmp_path / "dbt"
-    shutil.copytree(
-        DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs", ".user.yml")
+    return project_with_test(
+        tmp_path, "assert_no_content_days", "select * from {{ ref('mart_content_performance') }}\n"
     )
-    (project / "tests").mkdir(exist_ok=True)
-    (project / "tests" / "assert_no_content_days.sql").write_text(
-        "select * from {{ ref('mart_content_performance') }}\n", encoding="utf-8"
-    )
-    return project
 
 
 def test_a_failing_test_publishes_nothing_and_the_next_good_run_publishes(

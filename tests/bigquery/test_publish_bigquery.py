@@ -3,7 +3,6 @@ build, both marts in one transaction."""
 
 from __future__ import annotations
 
-import shutil
 import threading
 from pathlib import Path
 from typing import Any
@@ -11,10 +10,11 @@ from typing import Any
 import pytest
 from bq_pipeline import SAMPLE_DATA, bigquery_rows, build, run_days, sample_days
 
-from config.settings import DBT_PROJECT_DIR, Settings
+from config.settings import Settings
 from flows.daily_pipeline import ingest_day
 from flows.dbt_build import run_dbt_build
 from flows.publish import MARTS, PUBLISH_LOG, publish
+from tests.dbt_helpers import project_with_test
 
 pytestmark = [pytest.mark.emulator, pytest.mark.integration]
 
@@ -44,10 +44,8 @@ def test_a_failing_test_publishes_nothing_and_the_next_good_run_publishes(
     assert all(before[m] for m in MARTS) and len(before[PUBLISH_LOG]) == 1
 
     ingest_day(bigquery_settings, days[3], SAMPLE_DATA)
-    project = tmp_path / "dbt"
-    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
-    (project / "tests" / "assert_no_content_days.sql").write_text(
-        "select * from {{ ref('mart_content_performance') }}\n", encoding="utf-8"
+    project = project_with_test(
+        tmp_path, "assert_no_content_days", "select * from {{ ref('mart_content_performance') }}\n"
     )
     failed = run_dbt_build(
         project,
