@@ -74,7 +74,7 @@ def _sql_string(value: str | None) -> str:
 def _publish_duckdb(settings: Settings, flow_run_id: str | None) -> Publication:
     import duckdb
 
-    marts, analytics, raw = settings.marts_dataset, settings.analytics_dataset, "raw"
+    marts, analytics, raw = settings.marts_dataset, settings.analytics_dataset, settings.raw_dataset
     published_at = datetime.now(UTC)
     con = duckdb.connect(str(settings.duckdb_path))
     try:
