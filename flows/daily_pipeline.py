@@ -33,7 +33,7 @@ from flows.run_lock import RunLockedError, run_lock
 from flows.summary import FileLoad, PipelineSummary, render_markdown
 from ingest import HeaderError, IngestError, NoInputError, check_header, drops_for, ingest_date
 from ingest.schemas import TABLES as TABLES_BY_NAME
-from ingest.sources import local_drops
+from ingest.sources import is_gcs, local_drops
 
 log = logging.getLogger(__name__)
 
@@ -348,7 +348,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        # Taken before Prefect starts, so a second run fails at once; the flow re-enters it.
+        # Before Prefect starts, so a mistake is told at once: a missing folder, a date without
+        # files (with the nearest dates that have some), a refused header. The flow checks
+        # again (deployments do not come through here).
+        if not is_gcs(args.source_dir):
+            check_headers(args.source_dir, dates)
+        # Taken before Prefect starts too, so a second run fails at once; the flow re-enters it.
         with run_lock(settings.run_lock_path, wait=args.wait), patient_ephemeral_api():
             summary = daily_pipeline(
                 run_date=dates[0],

@@ -137,14 +137,35 @@ def drops_for(source_dir: Path, run_date: date, tables: Iterable[str] = TABLES) 
     tables = list(tables)
     for t in tables:
         _check_table(t)
+    if not Path(source_dir).is_dir():
+        raise NoInputError(f"{source_dir}: no such folder; check --source-dir")
     paths = {t: expected_path(source_dir, t, run_date) for t in tables}
     present = {t: p for t, p in paths.items() if p.is_file()}
     if not present:
         raise NoInputError(
             f"no input files for {run_date.isoformat()}: expected "
-            f"{', '.join(str(p) for p in paths.values())}; check --source-dir and the date"
+            f"{', '.join(str(p) for p in paths.values())}; "
+            f"{_nearest_dates(Path(source_dir), tables, run_date)}"
         )
     return present
+
+
+def _nearest_dates(source_dir: Path, tables: list[str], wanted: date, n: int = 3) -> str:
+    """The file dates that do exist, nearest ``wanted`` first, for the message."""
+    found = set()
+    for table in tables:
+        for path in (Path(source_dir) / table).glob("*.csv"):
+            try:
+                found.add(file_date_from_path(path))
+            except IngestError:
+                continue
+    if not found:
+        return f"{source_dir} holds no <table>/<YYYY-MM-DD>.csv file; check --source-dir"
+    nearest = sorted(sorted(found, key=lambda d: (abs((d - wanted).days), d))[:n])
+    return (
+        f"dates with files: {', '.join(d.isoformat() for d in nearest)} (nearest of "
+        f"{len(found)}, {min(found)} to {max(found)}); check the date and --source-dir"
+    )
 
 
 def ingest_date(

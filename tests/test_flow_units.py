@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
+from config.settings import REPO_ROOT
 from flows.daily_pipeline import default_run_date, parse_args, run_dates
 from flows.dbt_build import (
     ERRORED,
@@ -258,3 +259,40 @@ def test_check_headers_refuses_a_backfill_with_a_date_that_has_no_file(tmp_path:
     assert check_headers(tmp_path, [day1, day3]) == 2
     with pytest.raises(NoInputError, match="no input files for 2026-11-21"):
         check_headers(tmp_path, [day1, gap, day3])
+
+
+@pytest.fixture
+def no_flow(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail the test if the command line gets as far as the flow (and so Prefect)."""
+    import flows.daily_pipeline as pipeline
+
+    def started(**_: object) -> None:
+        pytest.fail("the flow started: the mistake should have been reported before Prefect")
+
+    monkeypatch.setattr(pipeline, "daily_pipeline", started)
+
+
+def test_a_missing_source_folder_is_reported_before_prefect_starts(
+    no_flow: None, duckdb_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from flows.daily_pipeline import main
+
+    assert main(["--run-date", "2026-11-20", "--source-dir", "sampledata"]) == 1
+    err = capsys.readouterr().err
+    assert "sampledata: no such folder; check --source-dir" in err
+    assert "Traceback" not in err and "Nothing was loaded" in err
+
+
+def test_a_date_without_files_lists_the_nearest_dates_that_have_some(
+    no_flow: None, duckdb_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from flows.daily_pipeline import main
+
+    dates = sorted({p.stem for p in (REPO_ROOT / "sample_data").glob("*/*.csv")})
+    after = date.fromisoformat(dates[-1]) + timedelta(days=10)
+    status = main(["--run-date", after.isoformat(), "--source-dir", str(REPO_ROOT / "sample_data")])
+    assert status == 1
+    err = capsys.readouterr().err
+    assert f"no input files for {after}" in err
+    assert f"dates with files: {', '.join(dates[-3:])} (nearest of {len(dates)}" in err
+    assert f"{dates[0]} to {dates[-1]}" in err and "Traceback" not in err
