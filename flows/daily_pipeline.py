@@ -11,6 +11,7 @@ The flow is thin: the work is done by plain functions (``ingest_day``, ``run_dbt
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import time
@@ -27,7 +28,7 @@ from prefect.cache_policies import NO_CACHE
 from config.settings import DBT_PROJECT_DIR, TARGETS, Settings
 from flows.dashboard_step import run_dashboard_step
 from flows.dbt_build import DbtBuildError, DbtBuildResult, raise_for_failure, run_dbt_build
-from flows.publish import Publication, publish
+from flows.publish import Publication, publish, published_watermark
 from flows.retry import RETRIES, RETRY_DELAYS_S, retry_on_transient
 from flows.run_lock import RunLockedError, run_lock
 from flows.summary import FileLoad, PipelineSummary, render_markdown
@@ -98,14 +99,19 @@ def ingest_day(settings: Settings, run_date: date, source_dir: str | Path) -> li
 
 def dbt_build(settings: Settings, full_refresh: bool = False) -> DbtBuildResult:
     """The one ``dbt build`` of the run, against the same warehouse as the ingest, with that
-    warehouse's own dbt state (runs on two warehouses from one checkout share none)."""
+    warehouse's own dbt state (runs on two warehouses from one checkout share none).
+
+    The tests of event-level models check what was loaded since the last publish (all of
+    it on the first run or a full refresh): everything analysts do not see yet."""
+    since = None if full_refresh else published_watermark(settings)
+    tests_since = ("--vars", json.dumps({"tests_since": since.isoformat()})) if since else ()
     return run_dbt_build(
         DBT_PROJECT_DIR,
         settings.target,
         settings.dbt_env(),
         full_refresh=full_refresh,
         log_path=DBT_PROJECT_DIR / "logs" / settings.run_key,
-        extra=("--target-path", str(DBT_PROJECT_DIR / "target" / settings.run_key)),
+        extra=("--target-path", str(DBT_PROJECT_DIR / "target" / settings.run_key), *tests_since),
     )
 
 

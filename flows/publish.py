@@ -71,6 +71,38 @@ def _sql_string(value: str | None) -> str:
 # --- DuckDB ------------------------------------------------------------------------------------
 
 
+def published_watermark(settings: Settings) -> datetime | None:
+    """The newest load analysts already see: the watermark of the last publish (``None``
+    before the first). What was loaded after it is the batch the build's tests check."""
+    query = f"SELECT max(watermark) FROM {settings.analytics_dataset}.{PUBLISH_LOG}"
+    if settings.warehouse_kind == "duckdb":
+        import duckdb
+
+        con = duckdb.connect(str(settings.duckdb_path))
+        try:
+            known = con.execute(
+                "SELECT count(*) FROM information_schema.tables "
+                "WHERE table_schema = ? AND table_name = ?",
+                [settings.analytics_dataset, PUBLISH_LOG],
+            ).fetchone()
+            return con.execute(query).fetchone()[0] if known and known[0] else None
+        finally:
+            con.close()
+    from google.api_core import exceptions as gexc
+
+    from config.bigquery import bigquery_client
+
+    client = bigquery_client(settings)
+    try:
+        return next(
+            iter(client.query(query.replace(" FROM ", f" FROM {client.project}.", 1)).result())
+        )[0]
+    except gexc.NotFound:
+        return None
+    finally:
+        client.close()
+
+
 def _publish_duckdb(settings: Settings, flow_run_id: str | None) -> Publication:
     import duckdb
 

@@ -1,6 +1,6 @@
 """The dbt project itself: the staging models carry every declared raw column, and every
-model compiles for the BigQuery ``prod`` target without credentials, in both its full and
-its incremental form, as SQL that parses as BigQuery."""
+model compiles for the BigQuery ``prod`` target without credentials (outside run and build
+the incremental models render their full build), as SQL that parses as BigQuery."""
 
 from __future__ import annotations
 
@@ -47,9 +47,8 @@ def test_staging_columns_follow_the_raw_declaration(tmp_path: Path, empty_raw: P
     or importlib.util.find_spec("sqlglot") is None,
     reason="dbt-bigquery and sqlglot are needed to compile and check the prod target",
 )
-@pytest.mark.parametrize("mode", ["full", "incremental"])
 def test_prod_target_compiles_to_bigquery_sql(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import sqlglot
 
@@ -65,8 +64,6 @@ def test_prod_target_compiles_to_bigquery_sql(
         [
             "compile",
             "--no-populate-cache",
-            "--vars",
-            f"{{replace_keys_compile_as: {mode}}}",
             "--select",
             "resource_type:model",
         ],
@@ -81,7 +78,4 @@ def test_prod_target_compiles_to_bigquery_sql(
         sqlglot.parse(sql, read="bigquery")
         if path.stem.startswith("mart_"):
             # datasets named by generate_schema_name, the same as on DuckDB
-            assert "`nightjar-offline`.`intermediate`.`int_content__views_current`" in sql
-        if mode == "incremental" and path.stem == "mart_content_performance":
-            # dates are inlined as literals so BigQuery prunes partitions
-            assert "activity_date in (date '1970-01-01')" in sql
+            assert "`nightjar-offline`.`intermediate`.`int_content__" in sql

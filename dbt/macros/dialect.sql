@@ -109,16 +109,16 @@
 
 {#- Physical layout. A BigQuery partition_by dict is read by dbt-duckdb >= 1.11 as
     DuckLake partitioning and fails at compile time, so it exists only on BigQuery. -#}
-{% macro date_partition_by(column) -%}
-    {{ return(adapter.dispatch('date_partition_by')(column)) }}
+{% macro date_partition_by(column, data_type='date') -%}
+    {{ return(adapter.dispatch('date_partition_by')(column, data_type)) }}
 {%- endmacro %}
 
-{% macro default__date_partition_by(column) -%}
+{% macro default__date_partition_by(column, data_type) -%}
     {{ return(none) }}
 {%- endmacro %}
 
-{% macro bigquery__date_partition_by(column) -%}
-    {{ return({'field': column, 'data_type': 'date', 'granularity': 'day'}) }}
+{% macro bigquery__date_partition_by(column, data_type) -%}
+    {{ return({'field': column, 'data_type': data_type, 'granularity': 'day'}) }}
 {%- endmacro %}
 
 {#- Not named cluster_by: dbt-bigquery's create_table_as calls its own cluster_by macro

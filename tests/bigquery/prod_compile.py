@@ -1,8 +1,9 @@
 """``dbt compile --target prod`` with no credentials, no BigQuery variable and no network.
 
-dbt does not list datasets up front (``--no-populate-cache``), the replace_keys models render
-placeholder plans outside run/build, and with no project configured ``dbt/profiles.yml``
-opens dbt-bigquery's client with a placeholder token that is never sent. Any request that
+dbt does not list datasets up front (``--no-populate-cache``), the incremental models
+render their full build outside run and build (``macros/incremental.sql``), and with no
+project configured ``dbt/profiles.yml`` opens dbt-bigquery's client with a placeholder token
+that is never sent. Any request that
 did leave would hit a dead proxy and fail the compile at once.
 """
 
@@ -21,7 +22,7 @@ from config.settings import DBT_PROJECT_DIR
 DEAD_PROXY = "http://127.0.0.1:9"
 
 
-def compile_prod(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compile_as: str) -> Path:
+def compile_prod(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     from dbt.cli.main import dbtRunner
 
     for name in list(os.environ):
@@ -48,8 +49,6 @@ def compile_prod(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compile_as: st
             str(target),
             "--log-path",
             str(tmp_path / "logs"),
-            "--vars",
-            f"{{replace_keys_compile_as: {compile_as}}}",
         ]
     )
     assert result.success, f"dbt compile --target prod failed: {result.exception}"

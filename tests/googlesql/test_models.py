@@ -1,10 +1,12 @@
-"""Every model compiled for ``--target prod`` analyzes as GoogleSQL, in both shapes.
+"""Every model compiled for ``--target prod`` analyzes as GoogleSQL.
 
 The models are compiled offline (no credentials) and analyzed in build order by ZetaSQL,
 BigQuery's own SQL front end, against the raw tables as the loader declares them
 (``ingest/schemas.py``); each model then joins the catalog with the columns ZetaSQL derived
 for it, so every later model is checked against the real upstream types. This is the check
-that catches SQL which the emulator and sqlglot both accept and BigQuery refuses.
+that catches SQL which the emulator and sqlglot both accept and BigQuery refuses. The
+offline compile renders each model's full build; the nightly incremental SQL is analyzed
+as the emulator runs sent it (test_statements.py).
 """
 
 from __future__ import annotations
@@ -41,59 +43,30 @@ def analyze_models(
     return results
 
 
-def _compile(tmp_path_factory: pytest.TempPathFactory, shape: str) -> list[dict]:
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
     monkeypatch = pytest.MonkeyPatch()
     try:
-        return compiled_models(compile_prod(tmp_path_factory.mktemp(shape), monkeypatch, shape))
+        return compiled_models(compile_prod(tmp_path_factory.mktemp("prod"), monkeypatch))
     finally:
         monkeypatch.undo()
 
 
-@pytest.fixture(scope="module")
-def full(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
-    return _compile(tmp_path_factory, "full")
-
-
-@pytest.fixture(scope="module", params=["full", "incremental"])
-def compiled(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, full: list[dict]
-) -> tuple[str, list[dict]]:
-    return request.param, full if request.param == "full" else _compile(
-        tmp_path_factory, request.param
-    )
-
-
-def built_catalog(analyzer: Analyzer, shape: str, full: list[dict]) -> Any:
-    """The catalog a build of ``shape`` runs against: an incremental model reads its own
-    table (``{{ this }}``), so the full build has made every model first."""
-    catalog = raw_catalog(analyzer, PROJECT)
-    if shape == "incremental":
-        assert not any(analyze_models(analyzer, full, catalog=catalog).values())
-    return catalog
-
-
-def test_every_prod_model_analyzes_as_googlesql(
-    analyzer: Analyzer, compiled: tuple[str, list[dict]], full: list[dict]
-) -> None:
-    shape, models = compiled
+def test_every_prod_model_analyzes_as_googlesql(analyzer: Analyzer, models: list[dict]) -> None:
     sources = sorted(p.stem for p in (Path(__file__).parents[2] / "dbt" / "models").rglob("*.sql"))
     assert sorted(m["name"] for m in models) == sources
-    results = analyze_models(analyzer, models, catalog=built_catalog(analyzer, shape, full))
+    results = analyze_models(analyzer, models)
     problems = [f"{name}: {message}" for name, message in results.items() if message]
     assert not problems, "ZetaSQL rejects these prod models:\n" + "\n".join(problems)
 
 
-def test_a_column_named_like_its_cte_is_caught(
-    analyzer: Analyzer, compiled: tuple[str, list[dict]], full: list[dict]
-) -> None:
+def test_a_column_named_like_its_cte_is_caught(analyzer: Analyzer, models: list[dict]) -> None:
     """The first version of mart_users: its CTE ``device_views`` had a column
     ``device_views``, and ``order by device_views`` ordered by the whole row (in GoogleSQL the
     range variable shadows the column). The emulator and sqlglot read it as the column."""
-    shape, models = compiled
     (mart,) = [m for m in models if m["name"] == "mart_users"]
     assert "views_on_device" in mart["sql"]
     first_version = mart["sql"].replace("views_on_device", "device_views")
-    catalog = built_catalog(analyzer, shape, full)
-    results = analyze_models(analyzer, models, {"mart_users": first_version}, catalog)
+    results = analyze_models(analyzer, models, {"mart_users": first_version})
     assert results["mart_users"] is not None
     assert "Ordering by expressions of type STRUCT is not allowed" in results["mart_users"]

@@ -1,12 +1,151 @@
-{{ config(cluster_by=cluster_columns(['interaction_id'])) }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy=append_strategy(),
+        partition_by=date_partition_by('batch_loaded_at', 'timestamp'),
+        cluster_by=cluster_columns(['interaction_id']),
+    )
+}}
 
-{{ event_versions(
-    source_table='social_interactions',
-    key='interaction_id',
-    event_time='created_at',
-    staging='stg_content__social_interactions',
-    columns=[
-        'user_id', 'content_id', 'interaction_type', 'created_at', 'activity_date',
-        '_file_date',
-    ],
-) }}
+{%- set batch = changed_slices('social_interactions') %}
+{%- set copies = ref('stg_content__social_interactions') %}
+{#- Only a re-delivery can take an id's winning copy away; only then look elsewhere. -#}
+{%- set redelivered = is_incremental() and run_query(
+    'select count(*) from ' ~ this ~ ' where ' ~ batch.filter
+).columns[0].values()[0] > 0 %}
+
+with
+
+batch_copies as (
+
+    -- every copy in a slice loaded or re-delivered since the last run
+    select
+        interaction_id,
+        user_id,
+        content_id,
+        interaction_type,
+        created_at,
+        activity_date,
+        _file_date,
+        _source_row
+    from {{ copies }}
+    where {{ batch.filter }}
+
+),
+
+{% if is_incremental() %}
+
+previous as (
+
+    -- the latest logged version of each id with a copy in the batch, or whose logged
+    -- copy came from a changed slice: where its old contribution sits
+    select *
+    from {{ this }}
+    where interaction_id in (
+        select batch_copies.interaction_id from batch_copies
+        {% if redelivered -%}
+        union distinct
+        select interaction_id from {{ this }} where {{ batch.filter }}
+        {%- endif %}
+    )
+    qualify row_number() over (partition by interaction_id order by batch_loaded_at desc) = 1
+
+),
+
+displaced as (
+
+    -- ids whose winning copy was in a changed slice: it may have been replaced or removed
+    select interaction_id
+    from previous
+    where not is_deleted and {{ batch.filter }}
+
+),
+
+{% endif %}
+
+affected as (
+
+    select distinct batch_copies.interaction_id from batch_copies
+    {% if is_incremental() -%}
+    union distinct
+    select displaced.interaction_id from displaced
+    {%- endif %}
+
+),
+
+candidates as (
+
+    select * from batch_copies
+    {% if is_incremental() -%}
+    union all
+    -- the best copy outside the changed slices is the one logged before
+    select
+        interaction_id,
+        user_id,
+        content_id,
+        interaction_type,
+        created_at,
+        activity_date,
+        _file_date,
+        null as _source_row
+    from previous
+    where not is_deleted and not ({{ batch.filter }})
+    {% if redelivered -%}
+    union all
+    select
+        interaction_id,
+        user_id,
+        content_id,
+        interaction_type,
+        created_at,
+        activity_date,
+        _file_date,
+        _source_row
+    from {{ copies }}
+    where
+        interaction_id in (select displaced.interaction_id from displaced)
+        and not ({{ batch.filter }})
+    {%- endif %}
+    {%- endif %}
+
+),
+
+winners as (
+
+    -- the copy from the most recent file date wins; within one file, the last row
+    select *
+    from candidates
+    {{ latest_copy_per('interaction_id') }}
+
+),
+
+versions as (
+
+    select
+        affected.interaction_id,
+        winners.user_id,
+        winners.content_id,
+        winners.interaction_type,
+        winners.created_at,
+        winners.activity_date,
+        winners._file_date,
+        winners.interaction_id is null as is_deleted,
+        {%- if is_incremental() %}
+            previous.user_id as previous_user_id,
+            previous.content_id as previous_content_id,
+            previous.activity_date as previous_activity_date,
+        {%- else %}
+            cast(null as {{ dbt.type_string() }}) as previous_user_id,
+            cast(null as {{ dbt.type_string() }}) as previous_content_id,
+            cast(null as date) as previous_activity_date,
+        {%- endif %}
+        cast({{ batch.stamp }} as timestamp) as batch_loaded_at
+    from affected
+    left join winners on affected.interaction_id = winners.interaction_id
+    {% if is_incremental() -%}
+    left join previous on affected.interaction_id = previous.interaction_id
+    {%- endif %}
+
+)
+
+select * from versions

@@ -1,20 +1,101 @@
 {{
     config(
-        meta={
-            'replace_keys': {
-                'key': 'interaction_id',
-                'from': [{'log': 'int_content__interaction_versions', 'id': 'interaction_id'}],
-            },
-        },
-        cluster_by=cluster_columns(['activity_date', 'user_id']),
+        materialized='incremental',
+        incremental_strategy=replace_days_strategy(),
+        unique_key='activity_date',
+        partition_by=date_partition_by('activity_date'),
+        cluster_by=cluster_columns(['interaction_id']),
     )
 }}
 
-{{ event_current(
-    versions_model='int_content__interaction_versions',
-    key='interaction_id',
-    columns=[
-        'user_id', 'content_id', 'interaction_type', 'created_at', 'activity_date',
-        '_file_date',
-    ],
-) }}
+{%- set unread = unread_versions(ref('int_content__interaction_versions')) %}
+
+with
+
+unread as (
+
+    -- versions logged since this model's last run
+    select *
+    from {{ ref('int_content__interaction_versions') }}
+    where {{ unread.filter }}
+
+),
+
+latest as (
+
+    select *
+    from unread
+    qualify row_number() over (partition by interaction_id order by batch_loaded_at desc) = 1
+
+),
+
+live as (
+
+    select
+        interaction_id,
+        user_id,
+        content_id,
+        interaction_type,
+        created_at,
+        activity_date,
+        _file_date,
+        false as is_deleted,
+        batch_loaded_at
+    from latest
+    where not is_deleted
+
+),
+
+{% if is_incremental() %}
+
+kept as (
+
+    -- the other interactions of the days being rewritten, as they are
+    select *
+    from {{ this }}
+    where
+        {{ in_days('activity_date', unread) }}
+        and not is_deleted
+        and interaction_id not in (select unread.interaction_id from unread)
+
+),
+
+departures as (
+
+    -- a day an interaction has left keeps a tombstone, so that its partition is rewritten
+    -- without the interaction even when nothing else is left on that day
+    select
+        unread.interaction_id,
+        cast(null as {{ dbt.type_string() }}) as user_id,
+        cast(null as {{ dbt.type_string() }}) as content_id,
+        cast(null as {{ dbt.type_string() }}) as interaction_type,
+        cast(null as timestamp) as created_at,
+        unread.previous_activity_date as activity_date,
+        cast(null as date) as _file_date,
+        true as is_deleted,
+        max(unread.batch_loaded_at) as batch_loaded_at
+    from unread
+    left join live
+        on
+            unread.interaction_id = live.interaction_id
+            and unread.previous_activity_date = live.activity_date
+    where unread.previous_activity_date is not null and live.interaction_id is null
+    group by unread.interaction_id, unread.previous_activity_date
+
+),
+
+{% endif %}
+
+final as (
+
+    select * from live
+    {% if is_incremental() -%}
+    union all
+    select * from kept
+    union all
+    select * from departures
+    {%- endif %}
+
+)
+
+select * from final

@@ -1,20 +1,105 @@
 {{
     config(
-        meta={
-            'replace_keys': {
-                'key': 'view_id',
-                'from': [{'log': 'int_content__view_versions', 'id': 'view_id'}],
-            },
-        },
-        cluster_by=cluster_columns(['activity_date', 'user_id']),
+        materialized='incremental',
+        incremental_strategy=replace_days_strategy(),
+        unique_key='activity_date',
+        partition_by=date_partition_by('activity_date'),
+        cluster_by=cluster_columns(['view_id']),
     )
 }}
 
-{{ event_current(
-    versions_model='int_content__view_versions',
-    key='view_id',
-    columns=[
-        'user_id', 'content_id', 'started_at', 'activity_date',
-        'watch_duration_s', 'content_duration_s', 'device', '_file_date',
-    ],
-) }}
+{%- set unread = unread_versions(ref('int_content__view_versions')) %}
+
+with
+
+unread as (
+
+    -- versions logged since this model's last run
+    select *
+    from {{ ref('int_content__view_versions') }}
+    where {{ unread.filter }}
+
+),
+
+latest as (
+
+    select *
+    from unread
+    qualify row_number() over (partition by view_id order by batch_loaded_at desc) = 1
+
+),
+
+live as (
+
+    select
+        view_id,
+        user_id,
+        content_id,
+        started_at,
+        activity_date,
+        watch_duration_s,
+        content_duration_s,
+        device,
+        _file_date,
+        false as is_deleted,
+        batch_loaded_at
+    from latest
+    where not is_deleted
+
+),
+
+{% if is_incremental() %}
+
+kept as (
+
+    -- the other views of the days being rewritten, as they are
+    select *
+    from {{ this }}
+    where
+        {{ in_days('activity_date', unread) }}
+        and not is_deleted
+        and view_id not in (select unread.view_id from unread)
+
+),
+
+departures as (
+
+    -- a day a view has left keeps a tombstone, so that its partition is rewritten
+    -- without the view even when nothing else is left on that day
+    select
+        unread.view_id,
+        cast(null as {{ dbt.type_string() }}) as user_id,
+        cast(null as {{ dbt.type_string() }}) as content_id,
+        cast(null as timestamp) as started_at,
+        unread.previous_activity_date as activity_date,
+        cast(null as {{ int_type() }}) as watch_duration_s,
+        cast(null as {{ int_type() }}) as content_duration_s,
+        cast(null as {{ dbt.type_string() }}) as device,
+        cast(null as date) as _file_date,
+        true as is_deleted,
+        max(unread.batch_loaded_at) as batch_loaded_at
+    from unread
+    left join live
+        on
+            unread.view_id = live.view_id
+            and unread.previous_activity_date = live.activity_date
+    where unread.previous_activity_date is not null and live.view_id is null
+    group by unread.view_id, unread.previous_activity_date
+
+),
+
+{% endif %}
+
+final as (
+
+    select * from live
+    {% if is_incremental() -%}
+    union all
+    select * from kept
+    union all
+    select * from departures
+    {%- endif %}
+
+)
+
+select * from final

@@ -1,107 +1,86 @@
 {{
     config(
-        meta={
-            'replace_keys': {
-                'key': 'user_id',
-                'from': [
-                    {
-                        'log': 'int_content__view_versions',
-                        'current': 'int_content__views_current',
-                        'id': 'view_id',
-                    },
-                    {
-                        'log': 'int_content__interaction_versions',
-                        'current': 'int_content__interactions_current',
-                        'id': 'interaction_id',
-                    },
-                ],
-            },
-        },
+        materialized='table',
         cluster_by=cluster_columns(['user_id']),
     )
 }}
 
--- depends_on: {{ ref('int_content__view_versions') }}
--- depends_on: {{ ref('int_content__interaction_versions') }}
-
-{%- set plan = replace_keys_plan() %}
+-- Rebuilt from the compact state, which keeps a row of zeros where a correction took
+-- every event of a key away.
 
 with
 
-views as (
+view_days as (
 
-    select
-        user_id,
-        content_id,
-        started_at,
-        activity_date,
-        watch_duration_s,
-        device
-    from {{ ref('int_content__views_current') }}
-    where not is_deleted and {{ replace_keys_filter(plan) }}
+    select *
+    from {{ ref('int_content__user_view_days') }}
+    where views > 0
 
 ),
 
-interactions as (
+interaction_days as (
 
-    select
-        user_id,
-        created_at,
-        activity_date,
-        interaction_type
-    from {{ ref('int_content__interactions_current') }}
-    where not is_deleted and {{ replace_keys_filter(plan) }}
+    select *
+    from {{ ref('int_content__user_interaction_days') }}
+    where likes > 0 or shares > 0 or comments > 0
 
 ),
 
-activity as (
+user_days as (
 
     select
-        user_id,
-        started_at as occurred_at,
-        activity_date
-    from views
-    union all
-    select
-        user_id,
-        created_at as occurred_at,
-        activity_date
-    from interactions
+        coalesce(view_days.user_id, interaction_days.user_id) as user_id,
+        coalesce(view_days.views, 0) as views,
+        coalesce(view_days.total_watch_s, 0) as total_watch_s,
+        coalesce(interaction_days.likes, 0) as likes,
+        coalesce(interaction_days.shares, 0) as shares,
+        coalesce(interaction_days.comments, 0) as comments,
+        least(
+            coalesce(view_days.first_seen_at, interaction_days.first_seen_at),
+            coalesce(interaction_days.first_seen_at, view_days.first_seen_at)
+        ) as first_seen_at,
+        greatest(
+            coalesce(view_days.last_seen_at, interaction_days.last_seen_at),
+            coalesce(interaction_days.last_seen_at, view_days.last_seen_at)
+        ) as last_seen_at,
+        greatest(
+            coalesce(view_days.batch_loaded_at, interaction_days.batch_loaded_at),
+            coalesce(interaction_days.batch_loaded_at, view_days.batch_loaded_at)
+        ) as batch_loaded_at
+    from view_days
+    full outer join interaction_days
+        on
+            view_days.user_id = interaction_days.user_id
+            and view_days.activity_date = interaction_days.activity_date
 
 ),
 
-user_activity as (
+user_totals as (
 
     select
         user_id,
-        min(occurred_at) as first_seen_at,
-        max(occurred_at) as last_seen_at,
-        count(distinct activity_date) as active_days
-    from activity
+        min(first_seen_at) as first_seen_at,
+        max(last_seen_at) as last_seen_at,
+        count(*) as active_days,
+        sum(views) as total_views,
+        sum(total_watch_s) as total_watch_s,
+        sum(likes) as likes,
+        sum(shares) as shares,
+        sum(comments) as comments,
+        max(batch_loaded_at) as batch_loaded_at
+    from user_days
     group by user_id
 
 ),
 
-user_views as (
+user_contents as (
 
     select
         user_id,
-        count(*) as total_views,
-        sum(watch_duration_s) as total_watch_s,
-        count(distinct content_id) as distinct_contents
-    from views
-    group by user_id
-
-),
-
-user_interactions as (
-
-    select
-        user_id,
-        sum(case when interaction_type = 'like' then 1 else 0 end) as likes,
-        sum(case when interaction_type = 'share' then 1 else 0 end) as shares,
-        sum(case when interaction_type = 'comment' then 1 else 0 end) as comments
-    from interactions
+        count(*) as distinct_contents,
+        max(batch_loaded_at) as batch_loaded_at
+    from {{ ref('int_content__user_contents') }}
+    where views > 0
     group by user_id
 
 ),
@@ -111,10 +90,10 @@ device_views as (
     select
         user_id,
         device,
-        count(*) as views_on_device
-    from views
-    where device is not null
-    group by user_id, device
+        views as views_on_device,
+        batch_loaded_at
+    from {{ ref('int_content__user_devices') }}
+    where views > 0
 
 ),
 
@@ -124,7 +103,8 @@ primary_devices as (
     -- a CTE's name: in GoogleSQL the name of a table in FROM shadows a column of that name
     select
         user_id,
-        device as primary_device
+        device as primary_device,
+        max(batch_loaded_at) over (partition by user_id) as batch_loaded_at
     from device_views
     qualify row_number() over (
             partition by user_id
@@ -136,35 +116,35 @@ primary_devices as (
 final as (
 
     select
-        user_activity.user_id,
-        cast(user_activity.first_seen_at as timestamp) as first_seen_at,
-        cast(user_activity.last_seen_at as timestamp) as last_seen_at,
-        cast(user_activity.active_days as {{ int_type() }}) as active_days,
-        cast(coalesce(user_views.total_views, 0) as {{ int_type() }}) as total_views,
-        cast(coalesce(user_views.total_watch_s, 0) as {{ int_type() }})
-            as total_watch_s,
-        cast(coalesce(user_views.distinct_contents, 0) as {{ int_type() }})
+        user_totals.user_id,
+        cast(user_totals.first_seen_at as timestamp) as first_seen_at,
+        cast(user_totals.last_seen_at as timestamp) as last_seen_at,
+        cast(user_totals.active_days as {{ int_type() }}) as active_days,
+        cast(user_totals.total_views as {{ int_type() }}) as total_views,
+        cast(user_totals.total_watch_s as {{ int_type() }}) as total_watch_s,
+        cast(coalesce(user_contents.distinct_contents, 0) as {{ int_type() }})
             as distinct_contents,
-        cast(coalesce(user_interactions.likes, 0) as {{ int_type() }}) as likes,
-        cast(coalesce(user_interactions.shares, 0) as {{ int_type() }}) as shares,
-        cast(coalesce(user_interactions.comments, 0) as {{ int_type() }}) as comments,
+        cast(user_totals.likes as {{ int_type() }}) as likes,
+        cast(user_totals.shares as {{ int_type() }}) as shares,
+        cast(user_totals.comments as {{ int_type() }}) as comments,
         primary_devices.primary_device,
         case
-            when coalesce(user_views.total_watch_s, 0) >= 36000 then 'heavy'
-            when coalesce(user_views.total_watch_s, 0) >= 3600 then 'regular'
-            when coalesce(user_views.total_views, 0) > 0 then 'light'
+            when user_totals.total_watch_s >= 36000 then 'heavy'
+            when user_totals.total_watch_s >= 3600 then 'regular'
+            when user_totals.total_views > 0 then 'light'
             else 'social_only'
         end as engagement_segment,
+        -- when the newest event version counted in the row was logged
         cast(
-            {{ replace_keys_stamp(plan, [
-                ref('int_content__views_current'),
-                ref('int_content__interactions_current'),
-            ]) }} as timestamp
+            greatest(
+                user_totals.batch_loaded_at,
+                coalesce(user_contents.batch_loaded_at, user_totals.batch_loaded_at),
+                coalesce(primary_devices.batch_loaded_at, user_totals.batch_loaded_at)
+            ) as timestamp
         ) as batch_loaded_at
-    from user_activity
-    left join user_views on user_activity.user_id = user_views.user_id
-    left join user_interactions on user_activity.user_id = user_interactions.user_id
-    left join primary_devices on user_activity.user_id = primary_devices.user_id
+    from user_totals
+    left join user_contents on user_totals.user_id = user_contents.user_id
+    left join primary_devices on user_totals.user_id = primary_devices.user_id
 
 )
 

@@ -1,3 +1,6 @@
+-- Every loaded copy, renamed and in UTC. A view: a filter on _file_date reaches raw, so a
+-- nightly read prunes to the slices it needs. Which copy of a view_id wins is decided in
+-- int_content__view_versions.
 with
 
 source as (
@@ -24,8 +27,6 @@ renamed as (
         _source_row,
         {{ utc_timestamp('_loaded_at') }} as _loaded_at
     from source
-    -- one copy per id: the most recent file date wins, then the last row of that file
-    {{ latest_copy_per('view_id') }}
 
 )
 

@@ -1,0 +1,47 @@
+{#-
+    Tests of event-level models check the batch, not the history (dbt's `where` test
+    config). With --vars '{tests_since: <ISO timestamp>}' (the flow passes the watermark
+    of the last publish) two placeholders in a `where` become literal filters:
+      __batch_slices__  _file_date of the raw slices loaded after that time;
+      __batch_days__    activity_date of the versions logged after it, before and after
+                        each change: the only days a nightly run writes.
+    Without the variable they are `true` and the tests look at everything.
+-#}
+{% macro get_where_subquery(relation) -%}
+    {%- set where = config.get('where') -%}
+    {%- if not where -%}
+        {{ return(relation) }}
+    {%- endif -%}
+    {%- set filtered = namespace(where=where) -%}
+    {%- for placeholder in ['__batch_slices__', '__batch_days__'] if placeholder in where -%}
+        {%- set filtered.where = filtered.where.replace(
+            placeholder, batch_filter(placeholder, var('tests_since', none))) -%}
+    {%- endfor -%}
+    {{ return('(select * from ' ~ relation ~ ' where ' ~ filtered.where ~ ') as dbt_subquery') }}
+{%- endmacro %}
+
+{% macro batch_filter(placeholder, since) %}
+    {%- if since is none or not execute -%}
+        {{ return('true') }}
+    {%- endif -%}
+    {%- set after = timestamp_literal(modules.datetime.datetime.fromisoformat(since)) -%}
+    {%- set relations = {} -%}
+    {%- for node in graph.sources.values() | list + graph.nodes.values() | list -%}
+        {%- do relations.update({node.name: node.relation_name}) -%}
+    {%- endfor -%}
+    {%- if placeholder == '__batch_slices__' -%}
+        {%- set query = 'select _file_date from ' ~ relations['load_audit'] ~ ' where '
+            ~ utc_timestamp('_loaded_at') ~ ' > ' ~ after -%}
+    {%- else -%}
+        {%- set selects = [] -%}
+        {%- for log in ['int_content__view_versions', 'int_content__interaction_versions'] -%}
+            {%- for column in ['activity_date', 'previous_activity_date'] -%}
+                {%- do selects.append('select ' ~ column ~ ' from ' ~ relations[log]
+                    ~ ' where batch_loaded_at > ' ~ after) -%}
+            {%- endfor -%}
+        {%- endfor -%}
+        {%- set query = selects | join(' union all ') -%}
+    {%- endif -%}
+    {%- set column = '_file_date' if placeholder == '__batch_slices__' else 'activity_date' -%}
+    {{ return(in_literals(column, run_query(query).columns[0].values())) }}
+{% endmacro %}

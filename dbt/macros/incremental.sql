@@ -1,0 +1,116 @@
+{#-
+    What an incremental model reads: everything newer than its own watermark (the
+    largest batch_loaded_at it holds), inlined as literals so that BigQuery prunes
+    partitions. Each run is idempotent: a run that failed, or several batches piling up,
+    are caught up by the next run.
+-#}
+
+{#- dbt's is_incremental(), limited to building a model. Elsewhere (compile, docs,
+    sqlfluff, unit tests) a model renders its full build and never reads the warehouse,
+    so `dbt compile --target prod` needs no credentials. -#}
+{% macro is_incremental() %}
+    {{ return(flags.WHICH in ('run', 'build', 'retry') and model.resource_type == 'model'
+              and dbt.is_incremental()) }}
+{% endmacro %}
+
+{#- The largest batch_loaded_at of each relation, in one query (none where empty). -#}
+{% macro watermarks(relations) %}
+    {%- set maxima = [] -%}
+    {%- for relation in relations -%}
+        {%- do maxima.append('select ' ~ loop.index ~ ' as i, max(batch_loaded_at) as w from ' ~ relation) -%}
+    {%- endfor -%}
+    {%- set rows = run_query(maxima | join(' union all ') ~ ' order by i').rows -%}
+    {{ return(rows | map(attribute=1) | list) }}
+{% endmacro %}
+
+{#- `column in (<literals>)`, or false when there are none. -#}
+{% macro in_literals(column, values) %}
+    {%- set literals = [] -%}
+    {%- for value in values | reject('none') | unique | sort -%}
+        {%- do literals.append(string_literal(value) if value is string else date_literal(value)) -%}
+    {%- endfor -%}
+    {{ return(column ~ ' in (' ~ literals | join(', ') ~ ')' if literals else 'false') }}
+{% endmacro %}
+
+{#- The slices of a raw table loaded or re-delivered since the model's watermark, read
+    from raw.load_audit in one query: `filter` on _file_date, and `stamp`, the newest
+    audit _loaded_at (any table), which becomes the new watermark. -#}
+{% macro changed_slices(table_name) %}
+    {%- set audit = source('raw', 'load_audit') -%}
+    {%- set loaded_at = utc_timestamp('_loaded_at') -%}
+    {%- if not is_incremental() -%}
+        {{ return({'filter': 'true', 'stamp': '(select max(' ~ loaded_at ~ ') from ' ~ audit ~ ')'}) }}
+    {%- endif -%}
+    {%- set since = watermarks([this])[0] -%}
+    {%- set rows = run_query(
+        'select table_name, _file_date, ' ~ loaded_at ~ ' from ' ~ audit
+        ~ (' where ' ~ loaded_at ~ ' > ' ~ timestamp_literal(since) if since is not none else '')
+    ).rows -%}
+    {%- set dates = rows | selectattr(0, 'equalto', table_name) | map(attribute=1) | list -%}
+    {{ return({
+        'filter': in_literals('_file_date', dates),
+        'stamp': timestamp_literal(rows | map(attribute=2) | max) if rows else 'cast(null as timestamp)',
+    }) }}
+{% endmacro %}
+
+{#- The rows of a version log a model has not read yet: after its watermark and, when
+    the model also reads that log's current-state model, not after the current model's
+    watermark (it lags when it failed), so that the model reads one consistent state.
+    `filter` selects them; `stamp` is the watermark for rows the model rebuilds; `days`
+    lists the activity dates they touch, before and after each change (none on a full
+    build: every date). -#}
+{% macro unread_versions(log, current=none) %}
+    {%- if not is_incremental() -%}
+        {{ return({'filter': 'true', 'days': none, 'stamp': 'null'}) }}
+    {%- endif -%}
+    {%- set since, upper = (watermarks([this, current]) if current else watermarks([this]) + [none]) -%}
+    {%- if current and upper is none -%}
+        {{ return({'filter': 'false', 'days': [], 'stamp': 'null'}) }}
+    {%- endif -%}
+    {%- set bounds = [] -%}
+    {%- if since is not none -%}
+        {%- do bounds.append('batch_loaded_at > ' ~ timestamp_literal(since)) -%}
+    {%- endif -%}
+    {%- if upper is not none -%}
+        {%- do bounds.append('batch_loaded_at <= ' ~ timestamp_literal(upper)) -%}
+    {%- endif -%}
+    {%- set filter = bounds | join(' and ') or 'true' -%}
+    {%- set days = run_query(
+        'select activity_date from ' ~ log ~ ' where ' ~ filter
+        ~ ' union distinct select previous_activity_date from ' ~ log ~ ' where ' ~ filter
+    ).columns[0].values() -%}
+    {{ return({'filter': filter, 'days': days | reject('none') | list,
+               'stamp': timestamp_literal(upper) if upper is not none else 'null'}) }}
+{% endmacro %}
+
+{#- `column` restricted to the days of unread versions (true on a full build). -#}
+{% macro in_days(column, unread) %}
+    {{ return('true' if unread.days is none else in_literals(column, unread.days)) }}
+{% endmacro %}
+
+{#- Strategies. Replacing whole day partitions: BigQuery's insert_overwrite; DuckDB has
+    none, so delete+insert with the partition column as the key. Appending: BigQuery's
+    merge with no key only inserts. -#}
+{% macro replace_days_strategy() %}
+    {{ return(adapter.dispatch('replace_days_strategy')()) }}
+{% endmacro %}
+
+{% macro default__replace_days_strategy() %}
+    {{ return('delete+insert') }}
+{% endmacro %}
+
+{% macro bigquery__replace_days_strategy() %}
+    {{ return('insert_overwrite') }}
+{% endmacro %}
+
+{% macro append_strategy() %}
+    {{ return(adapter.dispatch('append_strategy')()) }}
+{% endmacro %}
+
+{% macro default__append_strategy() %}
+    {{ return('append') }}
+{% endmacro %}
+
+{% macro bigquery__append_strategy() %}
+    {{ return('merge') }}
+{% endmacro %}
