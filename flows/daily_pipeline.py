@@ -101,17 +101,20 @@ def dbt_build(settings: Settings, full_refresh: bool = False) -> DbtBuildResult:
     """The one ``dbt build`` of the run, against the same warehouse as the ingest, with that
     warehouse's own dbt state (runs on two warehouses from one checkout share none).
 
-    The tests of event-level models check what was loaded since the last publish (all of
-    it on the first run or a full refresh): everything analysts do not see yet."""
-    since = None if full_refresh else published_watermark(settings)
-    tests_since = ("--vars", json.dumps({"tests_since": since.isoformat()})) if since else ()
+    The last publish's watermark goes to dbt: every model has read everything up to it, so
+    the event-level models look for their own watermark after it (BigQuery prunes), and
+    their tests check what was loaded since (all of it on a first run or a full refresh):
+    everything analysts do not see yet."""
+    published = None if full_refresh else published_watermark(settings)
+    variables = {"published_watermark": published.isoformat()} if published else {}
+    since = ("--vars", json.dumps(variables)) if variables else ()
     return run_dbt_build(
         DBT_PROJECT_DIR,
         settings.target,
         settings.dbt_env(),
         full_refresh=full_refresh,
         log_path=DBT_PROJECT_DIR / "logs" / settings.run_key,
-        extra=("--target-path", str(DBT_PROJECT_DIR / "target" / settings.run_key), *tests_since),
+        extra=("--target-path", str(DBT_PROJECT_DIR / "target" / settings.run_key), *since),
     )
 
 

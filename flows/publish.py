@@ -74,7 +74,7 @@ def _sql_string(value: str | None) -> str:
 def published_watermark(settings: Settings) -> datetime | None:
     """The newest load analysts already see: the watermark of the last publish (``None``
     before the first). What was loaded after it is the batch the build's tests check."""
-    query = f"SELECT max(watermark) FROM {settings.analytics_dataset}.{PUBLISH_LOG}"
+    log_table = f"{settings.analytics_dataset}.{PUBLISH_LOG}"
     if settings.warehouse_kind == "duckdb":
         import duckdb
 
@@ -85,7 +85,9 @@ def published_watermark(settings: Settings) -> datetime | None:
                 "WHERE table_schema = ? AND table_name = ?",
                 [settings.analytics_dataset, PUBLISH_LOG],
             ).fetchone()
-            return con.execute(query).fetchone()[0] if known and known[0] else None
+            if not known or not known[0]:
+                return None
+            return con.execute(f"SELECT max(watermark) FROM {log_table}").fetchone()[0]
         finally:
             con.close()
     from google.api_core import exceptions as gexc
@@ -94,9 +96,8 @@ def published_watermark(settings: Settings) -> datetime | None:
 
     client = bigquery_client(settings)
     try:
-        return next(
-            iter(client.query(query.replace(" FROM ", f" FROM {client.project}.", 1)).result())
-        )[0]
+        rows = client.query(f"SELECT max(watermark) FROM `{client.project}.{log_table}`").result()
+        return next(iter(rows))[0]
     except gexc.NotFound:
         return None
     finally:

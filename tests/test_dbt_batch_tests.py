@@ -1,6 +1,6 @@
 """Tests of event-level models check the batch, and still catch what a nightly run can break.
 
-``--vars '{tests_since: <watermark>}'`` (the flow passes the last publish's) turns the
+``--vars '{published_watermark: <watermark>}'`` (the flow passes the last publish's) turns the
 ``__batch_days__`` / ``__batch_slices__`` placeholders of their ``where`` config into literal
 filters (``dbt/macros/batch_tests.sql``). A nightly run only writes the days its versions
 touch, before and after each change, so a uniqueness break it writes lands on one of those
@@ -63,13 +63,13 @@ def nightly(tmp_path: Path, duckdb_path: Path) -> tuple[Path, str, str]:
     run_dbt(["build"], target)
     published = _watermark(duckdb_path)
     ingest_date(settings, START + timedelta(days=DAYS - 1), drops)
-    run_dbt(["build", "--vars", f"{{tests_since: '{published}'}}"], target)
+    run_dbt(["build", "--vars", f"{{published_watermark: '{published}'}}"], target)
     return duckdb_path, published, str(target)
 
 
 def _test_current(target: str, since: str | None) -> None:
     args = ["test", "--select", "int_content__views_current"]
-    run_dbt(args + (["--vars", f"{{tests_since: '{since}'}}"] if since else []), Path(target))
+    run_dbt(args + (["--vars", f"{{published_watermark: '{since}'}}"] if since else []), Path(target))
 
 
 def test_a_duplicate_written_by_the_nightly_run_is_caught(nightly: tuple[Path, str, str]) -> None:

@@ -1,10 +1,11 @@
 {#-
     Tests of event-level models check the batch, not the history (dbt's `where` test
-    config). With --vars '{tests_since: <ISO timestamp>}' (the flow passes the watermark
-    of the last publish) two placeholders in a `where` become literal filters:
-      __batch_slices__  _file_date of the raw slices loaded after that time;
-      __batch_days__    activity_date of the versions logged after it, before and after
-                        each change: the only days a nightly run writes.
+    config): what was loaded after the last publish (the `published_watermark` variable,
+    see macros/incremental.sql). Placeholders in a `where` become literal filters:
+      __batch_slices__    _file_date of the raw slices loaded after it;
+      __batch_versions__  the version-log rows written after it;
+      __batch_days__      activity_date of those versions, before and after each change:
+                          the only days a nightly run writes.
     Without the variable they are `true` and the tests look at everything.
 -#}
 {% macro get_where_subquery(relation) -%}
@@ -13,9 +14,10 @@
         {{ return(relation) }}
     {%- endif -%}
     {%- set filtered = namespace(where=where) -%}
-    {%- for placeholder in ['__batch_slices__', '__batch_days__'] if placeholder in where -%}
+    {%- for placeholder in ['__batch_slices__', '__batch_versions__', '__batch_days__']
+        if placeholder in where -%}
         {%- set filtered.where = filtered.where.replace(
-            placeholder, batch_filter(placeholder, var('tests_since', none))) -%}
+            placeholder, batch_filter(placeholder, published_watermark())) -%}
     {%- endfor -%}
     {{ return('(select * from ' ~ relation ~ ' where ' ~ filtered.where ~ ') as dbt_subquery') }}
 {%- endmacro %}
@@ -24,7 +26,10 @@
     {%- if since is none or not execute -%}
         {{ return('true') }}
     {%- endif -%}
-    {%- set after = timestamp_literal(modules.datetime.datetime.fromisoformat(since)) -%}
+    {%- set after = timestamp_literal(since) -%}
+    {%- if placeholder == '__batch_versions__' -%}
+        {{ return('batch_loaded_at > ' ~ after) }}
+    {%- endif -%}
     {%- set relations = {} -%}
     {%- for node in graph.sources.values() | list + graph.nodes.values() | list -%}
         {%- do relations.update({node.name: node.relation_name}) -%}

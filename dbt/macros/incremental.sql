@@ -23,6 +23,15 @@
     {{ return(rows | map(attribute=1) | list) }}
 {% endmacro %}
 
+{#- The watermark of the last publish (--vars '{published_watermark: <ISO timestamp>}', which
+    the flow passes): every model has read everything up to it, since only a fully green
+    build is published. An event-level model reads its own watermark from there on, so
+    BigQuery prunes; without the variable it reads it from its whole table. -#}
+{% macro published_watermark() %}
+    {%- set value = var('published_watermark', none) -%}
+    {{ return(modules.datetime.datetime.fromisoformat(value) if value else none) }}
+{% endmacro %}
+
 {#- `column in (<literals>)`, or false when there are none. -#}
 {% macro in_literals(column, values) %}
     {%- set literals = [] -%}
@@ -32,16 +41,19 @@
     {{ return(column ~ ' in (' ~ literals | join(', ') ~ ')' if literals else 'false') }}
 {% endmacro %}
 
-{#- The slices of a raw table loaded or re-delivered since the model's watermark, read
-    from raw.load_audit in one query: `filter` on _file_date, and `stamp`, the newest
-    audit _loaded_at (any table), which becomes the new watermark. -#}
+{#- The slices of a raw table loaded or re-delivered since a version log's watermark, read
+    from raw.load_audit in one query: `filter` on _file_date, and `stamp`, the newest audit
+    _loaded_at (any table), which becomes the new watermark. -#}
 {% macro changed_slices(table_name) %}
     {%- set audit = source('raw', 'load_audit') -%}
     {%- set loaded_at = utc_timestamp('_loaded_at') -%}
     {%- if not is_incremental() -%}
         {{ return({'filter': 'true', 'stamp': '(select max(' ~ loaded_at ~ ') from ' ~ audit ~ ')'}) }}
     {%- endif -%}
-    {%- set since = watermarks([this])[0] -%}
+    {%- set published = published_watermark() -%}
+    {%- set since = run_query('select max(batch_loaded_at) from ' ~ this ~ (
+        ' where batch_loaded_at >= ' ~ timestamp_literal(published) if published else '')
+    ).columns[0].values()[0] or published -%}
     {%- set rows = run_query(
         'select table_name, _file_date, ' ~ loaded_at ~ ' from ' ~ audit
         ~ (' where ' ~ loaded_at ~ ' > ' ~ timestamp_literal(since) if since is not none else '')
@@ -53,34 +65,55 @@
     }) }}
 {% endmacro %}
 
-{#- The rows of a version log a model has not read yet: after its watermark and, when
-    the model also reads that log's current-state model, not after the current model's
-    watermark (it lags when it failed), so that the model reads one consistent state.
-    `filter` selects them; `stamp` is the watermark for rows the model rebuilds; `days`
-    lists the activity dates they touch, before and after each change (none on a full
-    build: every date). -#}
-{% macro unread_versions(log, current=none) %}
+{#- How far a current-state model has read its version log. With a published watermark
+    P, its newest row lies on a day that the log rows since P touch, so only those
+    partitions are read (everything up to P has been read, so P is the floor). -#}
+{% macro current_watermark(current, log) %}
+    {%- set published = published_watermark() -%}
+    {%- if published is none -%}
+        {{ return(watermarks([current])[0]) }}
+    {%- endif -%}
+    {%- set days = touched_days(log, 'batch_loaded_at >= ' ~ timestamp_literal(published)) -%}
+    {%- set newest = run_query('select max(batch_loaded_at) from ' ~ current ~ ' where '
+        ~ in_literals('activity_date', days)).columns[0].values()[0] -%}
+    {{ return([newest, published] | reject('none') | max) }}
+{% endmacro %}
+
+{#- The activity dates that the log rows matching `filter` touch, before and after. -#}
+{% macro touched_days(log, filter) %}
+    {%- set days = run_query(
+        'select activity_date from ' ~ log ~ ' where ' ~ filter
+        ~ ' union distinct select previous_activity_date from ' ~ log ~ ' where ' ~ filter
+    ).columns[0].values() -%}
+    {{ return(days | reject('none') | list) }}
+{% endmacro %}
+
+{#- The rows of a version log a model has not read yet. `state` is the current-state
+    model the model reads: for that model itself, how far it has read the log; for a model
+    built from it, its own watermark, and never past what `state` has read (it lags when
+    it failed), so that the model reads one consistent state. `filter` selects the rows;
+    `days` lists the activity dates they touch (none on a full build: every date);
+    `stamp` is the watermark for the rows rebuilt from them. -#}
+{% macro unread_versions(log, state) %}
     {%- if not is_incremental() -%}
         {{ return({'filter': 'true', 'days': none, 'stamp': 'null'}) }}
     {%- endif -%}
-    {%- set since, upper = (watermarks([this, current]) if current else watermarks([this]) + [none]) -%}
-    {%- if current and upper is none -%}
+    {%- set own = (state | string) == (this | string) -%}
+    {%- set upto = current_watermark(state, log) -%}
+    {%- set since = upto if own else watermarks([this])[0] -%}
+    {%- if not own and upto is none -%}
         {{ return({'filter': 'false', 'days': [], 'stamp': 'null'}) }}
     {%- endif -%}
     {%- set bounds = [] -%}
     {%- if since is not none -%}
         {%- do bounds.append('batch_loaded_at > ' ~ timestamp_literal(since)) -%}
     {%- endif -%}
-    {%- if upper is not none -%}
-        {%- do bounds.append('batch_loaded_at <= ' ~ timestamp_literal(upper)) -%}
+    {%- if not own -%}
+        {%- do bounds.append('batch_loaded_at <= ' ~ timestamp_literal(upto)) -%}
     {%- endif -%}
     {%- set filter = bounds | join(' and ') or 'true' -%}
-    {%- set days = run_query(
-        'select activity_date from ' ~ log ~ ' where ' ~ filter
-        ~ ' union distinct select previous_activity_date from ' ~ log ~ ' where ' ~ filter
-    ).columns[0].values() -%}
-    {{ return({'filter': filter, 'days': days | reject('none') | list,
-               'stamp': timestamp_literal(upper) if upper is not none else 'null'}) }}
+    {{ return({'filter': filter, 'days': touched_days(log, filter),
+               'stamp': timestamp_literal(upto) if upto is not none else 'null'}) }}
 {% endmacro %}
 
 {#- `column` restricted to the days of unread versions (true on a full build). -#}

@@ -2,7 +2,7 @@
 
 ``nox -s bigquery`` first runs ``tests/bigquery`` against the emulator while
 ``tests/bigquery/statement_log.py`` records each request (``NIGHTJAR_STATEMENT_LOG``): the
-models' full and incremental builds as dbt ran them (DDL, DELETE, INSERT, MERGE, scripts),
+models' full and incremental builds as dbt ran them (DDL, MERGE, scripts, its own queries),
 dbt's data tests, the ingest's slice-replace scripts, the publish step's transaction and the
 dashboard's reader queries.
 This test replays that log through ZetaSQL, BigQuery's SQL front end. A failure names the
@@ -40,9 +40,9 @@ def test_every_pipeline_statement_analyzes_as_googlesql(
         print("\n" + report.summary())
     missing = [s for s in SOURCES if not report.statements.get(s)]
     assert not missing, f"nothing recorded from {missing}: {report.summary()}"
-    # Both shapes of the incremental models ran: full builds and the nightly replace.
+    # Both shapes of the incremental models ran: full builds and the nightly merges.
     kinds = report.kinds["dbt model"]
-    assert kinds["CreateTableAsSelect"] and kinds["Delete"] and kinds["Insert"], kinds
+    assert kinds["CreateTableAsSelect"] and kinds["Merge"], kinds
     assert not report.failures, (
         f"{len(report.failures)} statement(s) BigQuery would reject:\n\n"
         + "\n\n".join(report.failures)

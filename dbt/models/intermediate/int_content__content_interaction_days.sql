@@ -9,7 +9,7 @@
 }}
 
 {%- set log = ref('int_content__interaction_versions') %}
-{%- set unread = unread_versions(log, current=ref('int_content__interactions_current')) %}
+{%- set unread = unread_versions(log, state=ref('int_content__interactions_current')) %}
 
 with
 
@@ -39,7 +39,9 @@ content_days as (
         cast(
             sum(case when interaction_type = 'comment' then 1 else 0 end) as {{ int_type() }}
         ) as comments,
-        max(batch_loaded_at) as batch_loaded_at
+        -- a nightly run stamps what it rebuilt with how far it read; a full build, with
+        -- the newest version counted
+        coalesce(cast({{ unread.stamp }} as timestamp), max(batch_loaded_at)) as batch_loaded_at
     from interactions
     group by content_id, activity_date
 

@@ -9,7 +9,7 @@
 }}
 
 {%- set log = ref('int_content__view_versions') %}
-{%- set unread = unread_versions(log, current=ref('int_content__views_current')) %}
+{%- set unread = unread_versions(log, state=ref('int_content__views_current')) %}
 
 with
 
@@ -51,7 +51,9 @@ content_days as (
             sum(case when 10 * watch_duration_s >= 9 * content_duration_s then 1 else 0 end)
             as {{ int_type() }}
         ) as completed_views,
-        max(batch_loaded_at) as batch_loaded_at
+        -- a nightly run stamps what it rebuilt with how far it read; a full build, with
+        -- the newest version counted
+        coalesce(cast({{ unread.stamp }} as timestamp), max(batch_loaded_at)) as batch_loaded_at
     from views
     group by content_id, activity_date
 

@@ -8,7 +8,7 @@
 }}
 
 {%- set unread = unread_versions(
-    ref('int_content__view_versions'), current=ref('int_content__views_current')
+    ref('int_content__view_versions'), state=ref('int_content__views_current')
 ) %}
 
 with

@@ -9,7 +9,7 @@
 }}
 
 {%- set log = ref('int_content__interaction_versions') %}
-{%- set unread = unread_versions(log, current=ref('int_content__interactions_current')) %}
+{%- set unread = unread_versions(log, state=ref('int_content__interactions_current')) %}
 
 with
 
@@ -26,7 +26,80 @@ interactions as (
 
 ),
 
+{% if is_incremental() %}
+
+touched as (
+
+    -- the (user, day) pairs the unread versions joined or left
+    select
+        user_id,
+        activity_date
+    from {{ log }}
+    where {{ unread.filter }} and activity_date is not null
+    union distinct
+    select
+        previous_user_id as user_id,
+        previous_activity_date as activity_date
+    from {{ log }}
+    where {{ unread.filter }} and previous_activity_date is not null
+
+),
+
 user_days as (
+
+    -- rebuilt and stamped with how far this run read; a pair left with no interaction is a row
+    -- of zeros, so that its day is rewritten
+    select
+        touched.user_id,
+        touched.activity_date,
+        cast(
+            sum(case when interactions.interaction_type = 'like' then 1 else 0 end) as {{ int_type() }}
+        ) as likes,
+        cast(
+            sum(case when interactions.interaction_type = 'share' then 1 else 0 end) as {{ int_type() }}
+        ) as shares,
+        cast(
+            sum(case when interactions.interaction_type = 'comment' then 1 else 0 end) as {{ int_type() }}
+        ) as comments,
+        min(interactions.created_at) as first_seen_at,
+        max(interactions.created_at) as last_seen_at,
+        cast({{ unread.stamp }} as timestamp) as batch_loaded_at
+    from touched
+    left join interactions
+        on
+            touched.user_id = interactions.user_id
+            and touched.activity_date = interactions.activity_date
+    group by touched.user_id, touched.activity_date
+
+),
+
+kept as (
+
+    -- the other users of the days being rewritten, as they are
+    select existing.*
+    from {{ this }} as existing
+    left join touched
+        on
+            existing.user_id = touched.user_id
+            and existing.activity_date = touched.activity_date
+    where
+        {{ in_days('existing.activity_date', unread) }}
+        and existing.likes + existing.shares + existing.comments > 0
+        and touched.user_id is null
+
+),
+
+final as (
+
+    select * from user_days
+    union all
+    select * from kept
+
+)
+
+{% else %}
+
+final as (
 
     select
         user_id,
@@ -46,53 +119,8 @@ user_days as (
     from interactions
     group by user_id, activity_date
 
-),
-
-{% if is_incremental() %}
-
-departures as (
-
-    -- the (user, day) each unread version replaced
-    select distinct
-        previous_user_id as user_id,
-        previous_activity_date as activity_date
-    from {{ log }}
-    where {{ unread.filter }} and previous_activity_date is not null
-
-),
-
-emptied as (
-
-    -- a (user, day) an interaction left with nothing: a row of zeros, so its day is
-    -- rewritten
-    select
-        departures.user_id,
-        departures.activity_date,
-        0 as likes,
-        0 as shares,
-        0 as comments,
-        cast(null as timestamp) as first_seen_at,
-        cast(null as timestamp) as last_seen_at,
-        cast({{ unread.stamp }} as timestamp) as batch_loaded_at
-    from departures
-    left join user_days
-        on
-            departures.user_id = user_days.user_id
-            and departures.activity_date = user_days.activity_date
-    where user_days.user_id is null
-
-),
+)
 
 {% endif %}
-
-final as (
-
-    select * from user_days
-    {% if is_incremental() -%}
-    union all
-    select * from emptied
-    {%- endif %}
-
-)
 
 select * from final

@@ -9,7 +9,7 @@
 }}
 
 {%- set log = ref('int_content__view_versions') %}
-{%- set unread = unread_versions(log, current=ref('int_content__views_current')) %}
+{%- set unread = unread_versions(log, state=ref('int_content__views_current')) %}
 
 with
 
@@ -26,7 +26,73 @@ views as (
 
 ),
 
+{% if is_incremental() %}
+
+touched as (
+
+    -- the (user, day) pairs the unread versions joined or left
+    select
+        user_id,
+        activity_date
+    from {{ log }}
+    where {{ unread.filter }} and activity_date is not null
+    union distinct
+    select
+        previous_user_id as user_id,
+        previous_activity_date as activity_date
+    from {{ log }}
+    where {{ unread.filter }} and previous_activity_date is not null
+
+),
+
 user_days as (
+
+    -- rebuilt and stamped with how far this run read; a pair left with no view is a row
+    -- of zeros, so that its day is rewritten
+    select
+        touched.user_id,
+        touched.activity_date,
+        count(views.user_id) as views,
+        cast(coalesce(sum(views.watch_duration_s), 0) as {{ int_type() }}) as total_watch_s,
+        min(views.started_at) as first_seen_at,
+        max(views.started_at) as last_seen_at,
+        cast({{ unread.stamp }} as timestamp) as batch_loaded_at
+    from touched
+    left join views
+        on
+            touched.user_id = views.user_id
+            and touched.activity_date = views.activity_date
+    group by touched.user_id, touched.activity_date
+
+),
+
+kept as (
+
+    -- the other users of the days being rewritten, as they are
+    select existing.*
+    from {{ this }} as existing
+    left join touched
+        on
+            existing.user_id = touched.user_id
+            and existing.activity_date = touched.activity_date
+    where
+        {{ in_days('existing.activity_date', unread) }}
+        and existing.views > 0
+        and touched.user_id is null
+
+),
+
+final as (
+
+    select * from user_days
+    union all
+    select * from kept
+
+)
+
+{% else %}
+
+final as (
 
     select
         user_id,
@@ -39,51 +105,8 @@ user_days as (
     from views
     group by user_id, activity_date
 
-),
-
-{% if is_incremental() %}
-
-departures as (
-
-    -- the (user, day) each unread version replaced
-    select distinct
-        previous_user_id as user_id,
-        previous_activity_date as activity_date
-    from {{ log }}
-    where {{ unread.filter }} and previous_activity_date is not null
-
-),
-
-emptied as (
-
-    -- a (user, day) a view left with nothing: a row of zeros, so its day is rewritten
-    select
-        departures.user_id,
-        departures.activity_date,
-        0 as views,
-        0 as total_watch_s,
-        cast(null as timestamp) as first_seen_at,
-        cast(null as timestamp) as last_seen_at,
-        cast({{ unread.stamp }} as timestamp) as batch_loaded_at
-    from departures
-    left join user_days
-        on
-            departures.user_id = user_days.user_id
-            and departures.activity_date = user_days.activity_date
-    where user_days.user_id is null
-
-),
+)
 
 {% endif %}
-
-final as (
-
-    select * from user_days
-    {% if is_incremental() -%}
-    union all
-    select * from emptied
-    {%- endif %}
-
-)
 
 select * from final

@@ -9,10 +9,19 @@
 
 {%- set batch = changed_slices('viewing_logs') %}
 {%- set copies = ref('stg_content__viewing_logs') %}
+{#- Where the latest versions of the batch's ids sit. Per id the copy from the most recent
+    file date wins however late a copy comes, so the ids are looked up in the whole log:
+    one narrow read (id, file date, batch), which gives the batch days holding the versions
+    of the ids with a copy in the batch or logged from a changed slice. The versions are
+    then read from those days only. -#}
+{%- set lookup = run_query(
+    'select distinct cast(batch_loaded_at as date), (' ~ batch.filter ~ ') from ' ~ this
+    ~ ' where view_id in (select view_id from ' ~ copies ~ ' where ' ~ batch.filter ~ ') or '
+    ~ batch.filter
+).rows if is_incremental() else [] %}
+{%- set version_days = in_literals('cast(batch_loaded_at as date)', lookup | map(attribute=0)) %}
 {#- Only a re-delivery can take an id's winning copy away; only then look elsewhere. -#}
-{%- set redelivered = is_incremental() and run_query(
-    'select count(*) from ' ~ this ~ ' where ' ~ batch.filter
-).columns[0].values()[0] > 0 %}
+{%- set redelivered = lookup | selectattr(1) | list | length > 0 %}
 
 with
 
@@ -43,13 +52,15 @@ previous as (
     -- copy came from a changed slice: where its old contribution sits
     select *
     from {{ this }}
-    where view_id in (
-        select batch_copies.view_id from batch_copies
-        {% if redelivered -%}
-        union distinct
-        select view_id from {{ this }} where {{ batch.filter }}
-        {%- endif %}
-    )
+    where
+        {{ version_days }}
+        and view_id in (
+            select batch_copies.view_id from batch_copies
+            {% if redelivered -%}
+            union distinct
+            select view_id from {{ this }} where {{ version_days }} and {{ batch.filter }}
+            {%- endif %}
+        )
     qualify row_number() over (partition by view_id order by batch_loaded_at desc) = 1
 
 ),

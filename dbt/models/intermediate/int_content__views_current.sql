@@ -8,7 +8,7 @@
     )
 }}
 
-{%- set unread = unread_versions(ref('int_content__view_versions')) %}
+{%- set unread = unread_versions(ref('int_content__view_versions'), state=this) %}
 
 with
 
