@@ -13,14 +13,9 @@
               and dbt.is_incremental()) }}
 {% endmacro %}
 
-{#- The largest batch_loaded_at of each relation, in one query (none where empty). -#}
-{% macro watermarks(relations) %}
-    {%- set maxima = [] -%}
-    {%- for relation in relations -%}
-        {%- do maxima.append('select ' ~ loop.index ~ ' as i, max(batch_loaded_at) as w from ' ~ relation) -%}
-    {%- endfor -%}
-    {%- set rows = run_query(maxima | join(' union all ') ~ ' order by i').rows -%}
-    {{ return(rows | map(attribute=1) | list) }}
+{#- The largest batch_loaded_at of a relation (none when it is empty). -#}
+{% macro watermark(relation) %}
+    {{ return(run_query('select max(batch_loaded_at) from ' ~ relation).columns[0].values()[0]) }}
 {% endmacro %}
 
 {#- The watermark of the last publish (--vars '{published_watermark: <ISO timestamp>}', which
@@ -71,7 +66,7 @@
 {% macro current_watermark(current, log) %}
     {%- set published = published_watermark() -%}
     {%- if published is none -%}
-        {{ return(watermarks([current])[0]) }}
+        {{ return(watermark(current)) }}
     {%- endif -%}
     {%- set days = touched_days(log, 'batch_loaded_at >= ' ~ timestamp_literal(published)) -%}
     {%- set newest = run_query('select max(batch_loaded_at) from ' ~ current ~ ' where '
@@ -100,7 +95,7 @@
     {%- endif -%}
     {%- set own = (state | string) == (this | string) -%}
     {%- set upto = current_watermark(state, log) -%}
-    {%- set since = upto if own else watermarks([this])[0] -%}
+    {%- set since = upto if own else watermark(this) -%}
     {%- if not own and upto is none -%}
         {{ return({'filter': 'false', 'days': [], 'stamp': 'null'}) }}
     {%- endif -%}
@@ -119,31 +114,4 @@
 {#- `column` restricted to the days of unread versions (true on a full build). -#}
 {% macro in_days(column, unread) %}
     {{ return('true' if unread.days is none else in_literals(column, unread.days)) }}
-{% endmacro %}
-
-{#- Strategies. Replacing whole day partitions: BigQuery's insert_overwrite; DuckDB has
-    none, so delete+insert with the partition column as the key. Appending: BigQuery's
-    merge with no key only inserts. -#}
-{% macro replace_days_strategy() %}
-    {{ return(adapter.dispatch('replace_days_strategy')()) }}
-{% endmacro %}
-
-{% macro default__replace_days_strategy() %}
-    {{ return('delete+insert') }}
-{% endmacro %}
-
-{% macro bigquery__replace_days_strategy() %}
-    {{ return('insert_overwrite') }}
-{% endmacro %}
-
-{% macro append_strategy() %}
-    {{ return(adapter.dispatch('append_strategy')()) }}
-{% endmacro %}
-
-{% macro default__append_strategy() %}
-    {{ return('append') }}
-{% endmacro %}
-
-{% macro bigquery__append_strategy() %}
-    {{ return('merge') }}
 {% endmacro %}

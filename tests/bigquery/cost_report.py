@@ -14,8 +14,9 @@ The emulator bills nothing, so the cost is estimated from the SQL and the table 
    (INT64, FLOAT64, NUMERIC-free, DATE, TIMESTAMP: 8 bytes; BOOL 1; STRING 2 + its UTF-8
    length, measured on the run's own rows). Rows per partition are measured on the run and
    scaled to the stated daily volume; a pruned read reads as many partitions as the run's
-   did, an unpruned one every day of history. Compact tables (per content, user and day)
-   are counted whole, at their measured size scaled by history.
+   did, an unpruned one every day of history. The compact tables per day (and the content
+   mart) are partitioned by day and counted the same way; the ones per user or per pair
+   (and the user mart) are counted whole, at their measured size scaled by volume.
 
 The 10 MB minimum is reported apart, as the number of table references per night.
 """
@@ -41,6 +42,16 @@ EVENT_TABLES = {
     "intermediate.int_content__views_current": "activity_date",
     "intermediate.int_content__interactions_current": "activity_date",
 }
+#: Compact tables (and the content mart) with a row per key and day, partitioned by day:
+#: they grow with history like the events, and a literal filter prunes them too.
+DAILY_TABLES = {
+    "intermediate.int_content__content_view_days": "activity_date",
+    "intermediate.int_content__content_interaction_days": "activity_date",
+    "intermediate.int_content__user_view_days": "activity_date",
+    "intermediate.int_content__user_interaction_days": "activity_date",
+    "marts.mart_content_performance": "activity_date",
+}
+PARTITIONED = {**EVENT_TABLES, **DAILY_TABLES}
 #: What a staging view reads underneath.
 VIEW_OF = {
     "staging.stg_content__viewing_logs": "raw.viewing_logs",
@@ -151,9 +162,12 @@ def reads_of(node: str, sql: str) -> list[Read]:
     for statement in sqlglot.parse(sql, read="bigquery"):
         if statement is None or (
             isinstance(statement, exp.Drop | exp.Create)
-            and not list(statement.find_all(exp.Select))
+            and (
+                not list(statement.find_all(exp.Select))
+                or str(statement.args.get("kind", "")).upper() == "VIEW"
+            )
         ):
-            continue
+            continue  # defines, reads nothing
         ctes = {c.alias for c in statement.find_all(exp.CTE)}
         named = {c.name for c in statement.find_all(exp.Column)}
         if list(statement.find_all(exp.Star)):
@@ -167,9 +181,9 @@ def reads_of(node: str, sql: str) -> list[Read]:
             ):
                 continue  # written, not read
             name = VIEW_OF.get(name, name)
-            column = EVENT_TABLES.get(name)
+            column = PARTITIONED.get(name)
             partitions = _pruning(_filter_of(table), column) if column else None
-            reads.append(Read(node, name, named, partitions, column is not None))
+            reads.append(Read(node, name, named, partitions, name in EVENT_TABLES))
     return reads
 
 
@@ -192,7 +206,7 @@ def measure(client: Any, project: str, names: set[str]) -> dict[str, Table]:
             meta = client.get_table(f"{project}.{name}")
         except gexc.NotFound:
             continue
-        column = EVENT_TABLES.get(name)
+        column = PARTITIONED.get(name)
         widths = {}
         parts = ["count(*) as n", f"count(distinct {column}) as p" if column else "1 as p"]
         for f in meta.schema:
@@ -216,22 +230,22 @@ class Estimate:
 
 
 def estimate(
-    reads: list[Read], tables: dict[str, Table], scale: float, history_days: int, run_days: int
+    reads: list[Read], tables: dict[str, Table], scale: float, history_days: int
 ) -> Estimate:
     """Bytes one night processes after ``history_days`` days at ``scale`` times the run's
-    daily volume. The run's own history was ``run_days`` days."""
+    daily volume."""
     by_table: dict[str, float] = defaultdict(float)
     for read in reads:
         table = tables.get(read.table)
         if table is None:
             continue
         width = table.bytes_per_row(read.columns)
-        if read.event_level:
+        if read.table in PARTITIONED:
             per_partition = table.rows / table.partitions * scale
             partitions = history_days if read.partitions is None else read.partitions
             by_table[read.table] += width * per_partition * partitions
-        else:  # compact state: whole, growing with history
-            by_table[read.table] += width * table.rows * scale * history_days / run_days
+        else:  # per user or pair: whole, at the scaled volume
+            by_table[read.table] += width * table.rows * scale
     return Estimate(history_days, sum(by_table.values()), dict(by_table))
 
 

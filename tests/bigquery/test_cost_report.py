@@ -62,14 +62,14 @@ def test_a_nightly_run_reads_the_batch_and_what_it_costs(
     sample_views_per_day = raw["raw.viewing_logs"].rows / raw["raw.viewing_logs"].partitions
     scale = VIEWS_PER_DAY / sample_views_per_day
     new_bytes = sum(t.bytes_per_row({"*"}) * t.rows / t.partitions * scale for t in raw.values())
-    estimates = [estimate(reads, tables, scale, h, len(days)) for h in (30, 365)]
+    estimates = [estimate(reads, tables, scale, h) for h in (30, 365)]
     references = len(reads)
 
     with capsys.disabled():
         print(f"\nNightly prod run: {len(reads)} table reads")
         for read in reads:
             pruned = "all partitions" if read.partitions is None else f"{read.partitions} part."
-            kind = "event" if read.event_level else "compact"
+            kind = "event" if read.event_level else "state"
             print(f"  {read.node:<40} {read.table:<52} {kind:<7} {pruned}")
         print(
             f"new data a night: {new_bytes / MB:.1f} MB ({VIEWS_PER_DAY:,} views, "
