@@ -165,12 +165,15 @@ def dashboard(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Benchmarks: our ingest vs bare DuckDB read_csv, and the flow vs ingest + dbt build.
+    """Benchmarks: our ingest vs bare DuckDB read_csv, the flow vs ingest + dbt build, and a
+    nightly run after 1, 30 and 60 days of history vs the same night alone.
 
     The ingest side uses a generated 5M-row viewing_logs file (cached), the flow side the
-    sample data. Prints a table and writes bench/results/latest.json.
+    sample data, the history case 61 generated days (cached). Prints tables and writes
+    bench/results/latest.json.
 
-    Arguments go to the benchmark, e.g. ``nox -s bench -- --rows 200000 --rounds 1``.
+    Arguments go to the benchmark, e.g. ``nox -s bench -- --rows 200000 --rounds 1`` or
+    ``nox -s bench -- --cases history``.
     """
     install(session)
     env = session_env(session, DUCKDB_PATH=fresh_warehouse(session, "bench.duckdb"))

@@ -5,6 +5,9 @@
    types on the same file. Interleaved, repeated; median and every run reported.
 2. Orchestration: the full Prefect flow over the sample data against the same ingest plus
    a bare in-process ``dbt build``, each on a fresh warehouse.
+3. History: one nightly run (ingest, then the flow's ``dbt build``) after 1, 30 and 60 days
+   of history, and the same night on an empty warehouse; a nightly run should cost what its
+   batch costs, not what the history costs.
 
 Prints a table and writes ``bench/results/latest.json``. Generated data is cached under
 ``bench/results/data/`` keyed by its parameters.
@@ -22,18 +25,19 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 
-from config.settings import REPO_ROOT, Settings
+from config.settings import DBT_PROJECT_DIR, REPO_ROOT, Settings
 from ingest import ingest_file
 from ingest.schemas import VIEWING_LOGS, TableSchema
 
 RESULTS_DIR = REPO_ROOT / "bench" / "results"
 DATA_DIR = RESULTS_DIR / "data"
 SAMPLE_DATA = REPO_ROOT / "sample_data"
+DBT_TARGET = DBT_PROJECT_DIR / "target"
 BENCH_FILE_DATE = date(2026, 1, 1)
 
 _DUCKDB_TYPES = {"string": "VARCHAR", "int64": "BIGINT", "timestamp": "TIMESTAMPTZ", "date": "DATE"}
@@ -152,6 +156,141 @@ def run_plain(workdir: Path) -> int:
     return len(raise_for_failure(result).nodes)
 
 
+#: The history case: the nights measured, each after this many days of history.
+HISTORY_NIGHTS = {
+    "night 2 after 1 day": 1,
+    "night 31 after 30 days": 30,
+    "night 61 after 60 days": 60,
+}
+HISTORY_START = date(2026, 1, 1)
+
+
+def history_drops(views: int, interactions: int, days: int) -> Path:
+    """``days`` days of generated drops with the default messiness, generated once."""
+    from tools.generate import GeneratorConfig, generate
+
+    folder = DATA_DIR / f"history-views{views}-interactions{interactions}-days{days}"
+    if folder.is_dir():
+        return folder
+    tmp = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    print(f"generating {days} days of {views:,} views and {interactions:,} interactions ...")
+    generate(tmp, GeneratorConfig(HISTORY_START, days, views, interactions, seed=7))
+    tmp.rename(folder)
+    return folder
+
+
+def nightly_run(settings: Settings, drops: Path, day: date) -> tuple[float, float]:
+    """Ingest ``day`` and run the flow's ``dbt build``: (ingest s, dbt elapsed s)."""
+    from flows.daily_pipeline import dbt_build
+    from flows.dbt_build import raise_for_failure
+    from ingest import ingest_date
+
+    started = time.perf_counter()
+    ingest_date(settings, day, drops)
+    ingest_s = time.perf_counter() - started
+    raise_for_failure(dbt_build(settings))
+    results = DBT_TARGET / settings.run_key / "run_results.json"
+    return ingest_s, json.loads(results.read_text(encoding="utf-8"))["elapsed_time"]
+
+
+def history_case(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
+    """Each night measured from a snapshot of its history, restored before every round."""
+    from flows.daily_pipeline import dbt_build
+    from flows.dbt_build import raise_for_failure
+    from flows.publish import publish
+    from ingest import ingest_date
+
+    started = time.perf_counter()
+    longest = max(HISTORY_NIGHTS.values())
+    drops = history_drops(args.history_views, args.history_interactions, longest + 1)
+    days = [HISTORY_START + timedelta(days=i) for i in range(longest + 1)]
+    live = _fresh_db(workdir, "history.duckdb")
+    settings = Settings.from_env(target="dev", duckdb_path=live)
+    snapshots: dict[str, tuple[Path, date]] = {}
+    loaded = 0
+    for name, history in sorted(HISTORY_NIGHTS.items(), key=lambda kv: kv[1]):
+        for day in days[loaded:history]:  # a backfill, then one build and a publish
+            ingest_date(settings, day, drops)
+        loaded = history
+        raise_for_failure(dbt_build(settings))
+        publish(settings)
+        snapshots[name] = (workdir / f"{name}.duckdb", days[history])
+        shutil.copyfile(live, snapshots[name][0])
+    alone = "night 31 alone on an empty warehouse"
+    snapshots[alone] = (_fresh_db(workdir, "empty.duckdb"), days[30])
+    print(f"  history built in {time.perf_counter() - started:.0f}s", flush=True)
+
+    def night(name: str) -> Callable[[Path], int]:
+        def run(_: Path) -> int:
+            snapshot, day = snapshots[name]
+            live.unlink(missing_ok=True)
+            if snapshot.exists():
+                shutil.copyfile(snapshot, live)
+            ingest_s, dbt_s = nightly_run(settings, drops, day)
+            measured[name].append((ingest_s, dbt_s))
+            print(f"    {name}: ingest {ingest_s:.2f}s, dbt {dbt_s:.2f}s", flush=True)
+            return 0
+
+        return run
+
+    measured: dict[str, list[tuple[float, float]]] = {name: [] for name in snapshots}
+    interleaved({name: night(name) for name in snapshots}, args.history_rounds, workdir)
+    medians = {
+        name: (statistics.median(i for i, _ in runs), statistics.median(d for _, d in runs))
+        for name, runs in measured.items()
+    }
+    dbt = {name: m[1] for name, m in medians.items()}
+    ratios = {
+        "after_30_over_alone": dbt["night 31 after 30 days"] / dbt[alone],
+        "after_60_over_after_30": dbt["night 61 after 60 days"] / dbt["night 31 after 30 days"],
+        "after_30_over_after_1": dbt["night 31 after 30 days"] / dbt["night 2 after 1 day"],
+    }
+    print_table(
+        f"Nightly run after N days of history ({args.history_views:,} views, "
+        f"{args.history_interactions:,} interactions a day; median of {args.history_rounds})",
+        ("night", "ingest s", "dbt elapsed s", "dbt runs s"),
+        [
+            (name, f"{m[0]:.2f}", f"{m[1]:.2f}", " ".join(f"{d:.2f}" for _, d in measured[name]))
+            for name, m in medians.items()
+        ],
+    )
+    for name, value in ratios.items():
+        print(f"{name.replace('_', ' ')}: {value:.2f}")
+    cost = RESULTS_DIR / "bigquery-cost.json"
+    estimate = json.loads(cost.read_text(encoding="utf-8")) if cost.is_file() else None
+    if estimate:
+        print(
+            f"BigQuery, estimated from the queries of a nightly run ({cost.name}, written by "
+            f"nox -s bigquery): new data {estimate['new_data_mb']} MB a night; processed "
+            + "; ".join(
+                f"after {days} days {n['processed_mb']:,} MB ({n['over_new_data']}x)"
+                for days, n in estimate["nights"].items()
+            )
+            + f"; {estimate['table_references']} table references "
+            f"(at least {estimate['minimum_billed_mb']:,} MB billed)"
+        )
+    else:
+        print(f"BigQuery estimate: run `nox -s bigquery` first, it writes {cost}")
+    total = time.perf_counter() - started
+    print(f"history case ran in {total:.0f}s")
+    return {
+        "views_per_day": args.history_views,
+        "interactions_per_day": args.history_interactions,
+        "nights": {
+            name: {
+                "ingest_median_s": round(m[0], 3),
+                "dbt_median_s": round(m[1], 3),
+                "dbt_runs_s": [round(d, 3) for _, d in measured[name]],
+            }
+            for name, m in medians.items()
+        },
+        "ratios": {k: round(v, 3) for k, v in ratios.items()},
+        "bigquery_estimate": estimate,
+        "case_s": round(total, 1),
+    }
+
+
 def timed(fn: Callable[[Path], int], workdir: Path) -> tuple[float, int]:
     started = time.perf_counter()
     out = fn(workdir)
@@ -209,6 +348,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--flow-rounds", type=int, default=3, help="flow vs plain rounds (default: 3; 0 skips)"
     )
     parser.add_argument(
+        "--cases",
+        default="ingest,flow,history",
+        help="comma-separated cases to run: ingest, flow, history (default: all)",
+    )
+    parser.add_argument("--history-views", type=int, default=100_000, help="(default: 100000)")
+    parser.add_argument("--history-interactions", type=int, default=30_000, help="(default: 30000)")
+    parser.add_argument("--history-rounds", type=int, default=3, help="(default: 3)")
+    parser.add_argument(
         "--output",
         type=Path,
         default=RESULTS_DIR / "latest.json",
@@ -224,10 +371,91 @@ def main(argv: list[str] | None = None) -> int:
         return _main(parse_args(argv))
 
 
-def _main(args: argparse.Namespace) -> int:
+def ingest_case(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
     path = bench_file(args.rows, args.seed)
     records = count_records(path)
     size_mb = path.stat().st_size / 1e6
+    report: dict[str, object] = {
+        "file": str(path.relative_to(REPO_ROOT)),
+        "records": records,
+        "mb": size_mb,
+    }
+    print(f"\ningest benchmark: {records:,} records, {size_mb:.0f} MB, {args.rounds} rounds")
+    runs = interleaved(
+        {
+            "ours: ingest_file": lambda w: run_our_ingest(path, w),
+            "bare: duckdb read_csv CTAS": lambda w: run_bare_duckdb(path, w),
+        },
+        args.rounds,
+        workdir,
+    )
+    ours, bare = runs["ours: ingest_file"], runs["bare: duckdb read_csv CTAS"]
+    ours_stats, bare_stats = _stats(ours, records), _stats(bare, records)
+    ratio = ours_stats["median_s"] / bare_stats["median_s"]  # type: ignore[operator]
+    report.update(
+        {
+            "ours": {**ours_stats, "rows_loaded": ours[-1][1]},
+            "bare_duckdb": {**bare_stats, "rows_loaded": bare[-1][1]},
+            "ratio_ours_over_bare": round(ratio, 3),
+        }
+    )
+    print_table(
+        f"Ingest of {records:,} viewing_logs records (median of {args.rounds})",
+        ("case", "median s", "rows/s", "runs s", "rows loaded"),
+        [
+            (
+                name,
+                f"{st['median_s']:.2f}",
+                f"{st['rows_per_s']:,}",
+                " ".join(f"{s:.2f}" for s, _ in r),
+                f"{r[-1][1]:,}",
+            )
+            for name, r, st in (
+                ("ours: ingest_file", ours, ours_stats),
+                ("bare: duckdb read_csv CTAS", bare, bare_stats),
+            )
+        ],
+    )
+    print(f"ratio ours / bare DuckDB: {ratio:.2f}x")
+    return report
+
+
+def flow_case(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
+    print(f"\norchestration benchmark on {SAMPLE_DATA.name}/ ({args.flow_rounds} rounds)")
+    cold_s, _ = timed(run_flow, workdir)
+    print(f"  cold flow run (starts the temporary Prefect API): {cold_s:.2f}s")
+    runs = interleaved(
+        {"flow: daily_pipeline": run_flow, "plain: ingest + dbt build": run_plain},
+        args.flow_rounds,
+        workdir,
+    )
+    flow_runs, plain_runs = runs["flow: daily_pipeline"], runs["plain: ingest + dbt build"]
+    flow_stats, plain_stats = _stats(flow_runs), _stats(plain_runs)
+    overhead = flow_stats["median_s"] / plain_stats["median_s"]  # type: ignore[operator]
+    report = {
+        "dates": [d.isoformat() for d in sample_dates()],
+        "cold_flow_s": round(cold_s, 3),
+        "flow": flow_stats,
+        "plain": plain_stats,
+        "ratio_flow_over_plain": round(overhead, 3),
+    }
+    print_table(
+        "Full flow vs ingest + bare dbt build on the sample data (warm)",
+        ("case", "median s", "runs s"),
+        [
+            (name, f"{st['median_s']:.2f}", " ".join(f"{s:.2f}" for s, _ in r))
+            for name, r, st in (
+                ("flow: daily_pipeline", flow_runs, flow_stats),
+                ("plain: ingest + dbt build", plain_runs, plain_stats),
+            )
+        ],
+    )
+    print(f"cold flow run: {cold_s:.2f}s; ratio flow / plain (warm): {overhead:.2f}x")
+    return report
+
+
+def _main(args: argparse.Namespace) -> int:
+    cases = set(args.cases.split(","))
     report: dict[str, object] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {
@@ -236,79 +464,15 @@ def _main(args: argparse.Namespace) -> int:
             "duckdb": duckdb.__version__,
             "platform": platform.platform(),
         },
-        "ingest": {"file": str(path.relative_to(REPO_ROOT)), "records": records, "mb": size_mb},
     }
     with tempfile.TemporaryDirectory(prefix="nightjar-bench-") as tmp:
         workdir = Path(tmp)
-        print(f"\ningest benchmark: {records:,} records, {size_mb:.0f} MB, {args.rounds} rounds")
-        runs = interleaved(
-            {
-                "ours: ingest_file": lambda w: run_our_ingest(path, w),
-                "bare: duckdb read_csv CTAS": lambda w: run_bare_duckdb(path, w),
-            },
-            args.rounds,
-            workdir,
-        )
-        ours, bare = runs["ours: ingest_file"], runs["bare: duckdb read_csv CTAS"]
-        ours_stats, bare_stats = _stats(ours, records), _stats(bare, records)
-        ratio = ours_stats["median_s"] / bare_stats["median_s"]  # type: ignore[operator]
-        report["ingest"].update(  # type: ignore[union-attr]
-            {
-                "ours": {**ours_stats, "rows_loaded": ours[-1][1]},
-                "bare_duckdb": {**bare_stats, "rows_loaded": bare[-1][1]},
-                "ratio_ours_over_bare": round(ratio, 3),
-            }
-        )
-        print_table(
-            f"Ingest of {records:,} viewing_logs records (median of {args.rounds})",
-            ("case", "median s", "rows/s", "runs s", "rows loaded"),
-            [
-                (
-                    name,
-                    f"{st['median_s']:.2f}",
-                    f"{st['rows_per_s']:,}",
-                    " ".join(f"{s:.2f}" for s, _ in r),
-                    f"{r[-1][1]:,}",
-                )
-                for name, r, st in (
-                    ("ours: ingest_file", ours, ours_stats),
-                    ("bare: duckdb read_csv CTAS", bare, bare_stats),
-                )
-            ],
-        )
-        print(f"ratio ours / bare DuckDB: {ratio:.2f}x")
-
-        if args.flow_rounds > 0:
-            print(f"\norchestration benchmark on {SAMPLE_DATA.name}/ ({args.flow_rounds} rounds)")
-            cold_s, _ = timed(run_flow, workdir)
-            print(f"  cold flow run (starts the temporary Prefect API): {cold_s:.2f}s")
-            runs = interleaved(
-                {"flow: daily_pipeline": run_flow, "plain: ingest + dbt build": run_plain},
-                args.flow_rounds,
-                workdir,
-            )
-            flow_runs, plain_runs = runs["flow: daily_pipeline"], runs["plain: ingest + dbt build"]
-            flow_stats, plain_stats = _stats(flow_runs), _stats(plain_runs)
-            overhead = flow_stats["median_s"] / plain_stats["median_s"]  # type: ignore[operator]
-            report["orchestration"] = {
-                "dates": [d.isoformat() for d in sample_dates()],
-                "cold_flow_s": round(cold_s, 3),
-                "flow": flow_stats,
-                "plain": plain_stats,
-                "ratio_flow_over_plain": round(overhead, 3),
-            }
-            print_table(
-                "Full flow vs ingest + bare dbt build on the sample data (warm)",
-                ("case", "median s", "runs s"),
-                [
-                    (name, f"{st['median_s']:.2f}", " ".join(f"{s:.2f}" for s, _ in r))
-                    for name, r, st in (
-                        ("flow: daily_pipeline", flow_runs, flow_stats),
-                        ("plain: ingest + dbt build", plain_runs, plain_stats),
-                    )
-                ],
-            )
-            print(f"cold flow run: {cold_s:.2f}s; ratio flow / plain (warm): {overhead:.2f}x")
+        if "ingest" in cases:
+            report["ingest"] = ingest_case(args, workdir)
+        if "flow" in cases and args.flow_rounds > 0:
+            report["orchestration"] = flow_case(args, workdir)
+        if "history" in cases:
+            report["history"] = history_case(args, workdir)
 
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

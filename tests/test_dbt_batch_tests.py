@@ -69,7 +69,9 @@ def nightly(tmp_path: Path, duckdb_path: Path) -> tuple[Path, str, str]:
 
 def _test_current(target: str, since: str | None) -> None:
     args = ["test", "--select", "int_content__views_current"]
-    run_dbt(args + (["--vars", f"{{published_watermark: '{since}'}}"] if since else []), Path(target))
+    run_dbt(
+        args + (["--vars", f"{{published_watermark: '{since}'}}"] if since else []), Path(target)
+    )
 
 
 def test_a_duplicate_written_by_the_nightly_run_is_caught(nightly: tuple[Path, str, str]) -> None:

@@ -45,7 +45,7 @@
                     ~ ' where batch_loaded_at > ' ~ after) -%}
             {%- endfor -%}
         {%- endfor -%}
-        {%- set query = selects | join(' union all ') -%}
+        {%- set query = selects | join(' union distinct ') -%}
     {%- endif -%}
     {%- set column = '_file_date' if placeholder == '__batch_slices__' else 'activity_date' -%}
     {{ return(in_literals(column, run_query(query).columns[0].values())) }}
