@@ -26,44 +26,55 @@ interactions as (
 
 ),
 
-{% if is_incremental() %}
-
 touched as (
 
-    -- the (user, day) pairs the unread versions joined or left
-    select
-        user_id,
-        activity_date
-    from {{ log }}
-    where {{ unread.filter }} and activity_date is not null
-    union distinct
-    select
-        previous_user_id as user_id,
-        previous_activity_date as activity_date
-    from {{ log }}
-    where {{ unread.filter }} and previous_activity_date is not null
+    -- the (user, day) pairs to rebuild: on a full build every pair, nightly the pairs
+    -- the unread versions joined or left
+    {% if is_incremental() %}
+        select
+            user_id,
+            activity_date
+        from {{ log }}
+        where {{ unread.filter }} and activity_date is not null
+        union distinct
+        select
+            previous_user_id as user_id,
+            previous_activity_date as activity_date
+        from {{ log }}
+        where {{ unread.filter }} and previous_activity_date is not null
+    {% else %}
+        select distinct
+            user_id,
+            activity_date
+        from interactions
+    {% endif %}
 
 ),
 
 user_days as (
 
-    -- rebuilt and stamped with how far this run read; a pair left with no interaction is a row
-    -- of zeros, so that its day is rewritten
+    -- rebuilt and stamped with how far this run read (a full build: with the newest
+    -- version counted); a pair left with nothing is a row of zeros, so that its day is
+    -- rewritten
     select
         touched.user_id,
         touched.activity_date,
         cast(
-            sum(case when interactions.interaction_type = 'like' then 1 else 0 end) as {{ int_type() }}
+            sum(case when interactions.interaction_type = 'like' then 1 else 0 end)
+            as {{ int_type() }}
         ) as likes,
         cast(
-            sum(case when interactions.interaction_type = 'share' then 1 else 0 end) as {{ int_type() }}
+            sum(case when interactions.interaction_type = 'share' then 1 else 0 end)
+            as {{ int_type() }}
         ) as shares,
         cast(
-            sum(case when interactions.interaction_type = 'comment' then 1 else 0 end) as {{ int_type() }}
+            sum(case when interactions.interaction_type = 'comment' then 1 else 0 end)
+            as {{ int_type() }}
         ) as comments,
         min(interactions.created_at) as first_seen_at,
         max(interactions.created_at) as last_seen_at,
-        cast({{ unread.stamp }} as timestamp) as batch_loaded_at
+        coalesce(cast({{ unread.stamp }} as timestamp), max(interactions.batch_loaded_at))
+            as batch_loaded_at
     from touched
     left join interactions
         on
@@ -72,6 +83,8 @@ user_days as (
     group by touched.user_id, touched.activity_date
 
 ),
+
+{% if is_incremental() %}
 
 kept as (
 
@@ -89,38 +102,16 @@ kept as (
 
 ),
 
+{% endif %}
+
 final as (
 
     select * from user_days
+    {% if is_incremental() -%}
     union all
     select * from kept
+    {%- endif %}
 
 )
-
-{% else %}
-
-final as (
-
-    select
-        user_id,
-        activity_date,
-        cast(
-            sum(case when interaction_type = 'like' then 1 else 0 end) as {{ int_type() }}
-        ) as likes,
-        cast(
-            sum(case when interaction_type = 'share' then 1 else 0 end) as {{ int_type() }}
-        ) as shares,
-        cast(
-            sum(case when interaction_type = 'comment' then 1 else 0 end) as {{ int_type() }}
-        ) as comments,
-        min(created_at) as first_seen_at,
-        max(created_at) as last_seen_at,
-        max(batch_loaded_at) as batch_loaded_at
-    from interactions
-    group by user_id, activity_date
-
-)
-
-{% endif %}
 
 select * from final

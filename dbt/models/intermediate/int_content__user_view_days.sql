@@ -26,29 +26,36 @@ views as (
 
 ),
 
-{% if is_incremental() %}
-
 touched as (
 
-    -- the (user, day) pairs the unread versions joined or left
-    select
-        user_id,
-        activity_date
-    from {{ log }}
-    where {{ unread.filter }} and activity_date is not null
-    union distinct
-    select
-        previous_user_id as user_id,
-        previous_activity_date as activity_date
-    from {{ log }}
-    where {{ unread.filter }} and previous_activity_date is not null
+    -- the (user, day) pairs to rebuild: on a full build every pair, nightly the pairs
+    -- the unread versions joined or left
+    {% if is_incremental() %}
+        select
+            user_id,
+            activity_date
+        from {{ log }}
+        where {{ unread.filter }} and activity_date is not null
+        union distinct
+        select
+            previous_user_id as user_id,
+            previous_activity_date as activity_date
+        from {{ log }}
+        where {{ unread.filter }} and previous_activity_date is not null
+    {% else %}
+        select distinct
+            user_id,
+            activity_date
+        from views
+    {% endif %}
 
 ),
 
 user_days as (
 
-    -- rebuilt and stamped with how far this run read; a pair left with no view is a row
-    -- of zeros, so that its day is rewritten
+    -- rebuilt and stamped with how far this run read (a full build: with the newest
+    -- version counted); a pair left with nothing is a row of zeros, so that its day is
+    -- rewritten
     select
         touched.user_id,
         touched.activity_date,
@@ -56,7 +63,8 @@ user_days as (
         cast(coalesce(sum(views.watch_duration_s), 0) as {{ int_type() }}) as total_watch_s,
         min(views.started_at) as first_seen_at,
         max(views.started_at) as last_seen_at,
-        cast({{ unread.stamp }} as timestamp) as batch_loaded_at
+        coalesce(cast({{ unread.stamp }} as timestamp), max(views.batch_loaded_at))
+            as batch_loaded_at
     from touched
     left join views
         on
@@ -65,6 +73,8 @@ user_days as (
     group by touched.user_id, touched.activity_date
 
 ),
+
+{% if is_incremental() %}
 
 kept as (
 
@@ -82,31 +92,16 @@ kept as (
 
 ),
 
+{% endif %}
+
 final as (
 
     select * from user_days
+    {% if is_incremental() -%}
     union all
     select * from kept
+    {%- endif %}
 
 )
-
-{% else %}
-
-final as (
-
-    select
-        user_id,
-        activity_date,
-        count(*) as views,
-        cast(sum(watch_duration_s) as {{ int_type() }}) as total_watch_s,
-        min(started_at) as first_seen_at,
-        max(started_at) as last_seen_at,
-        max(batch_loaded_at) as batch_loaded_at
-    from views
-    group by user_id, activity_date
-
-)
-
-{% endif %}
 
 select * from final
