@@ -96,10 +96,13 @@ def published_watermark(settings: Settings) -> datetime | None:
 
     client = bigquery_client(settings)
     try:
+        client.get_table(f"{client.project}.{log_table}")
+    except gexc.NotFound:
+        client.close()
+        return None
+    try:
         rows = client.query(f"SELECT max(watermark) FROM `{client.project}.{log_table}`").result()
         return next(iter(rows))[0]
-    except gexc.NotFound:
-        return None
     finally:
         client.close()
 
