@@ -165,6 +165,7 @@ def test_build_args_are_one_build_with_project_profiles_target_and_refresh() -> 
     assert args[args.index("--target") + 1] == "ci"
     assert "--full-refresh" in args
     assert "--full-refresh" not in build_args(Path("dbt"), "dev")
+    assert args[args.index("--exclude-resource-type") + 1] == "unit_test"
 
 
 def test_failure_message_names_the_failed_node_the_skipped_ones_and_the_log() -> None:

@@ -44,7 +44,20 @@ def test_sample_week_backfill_then_daily_runs_gives_the_duckdb_marts(
         )
         if step is steps[0]:  # the full build: its DDL is in target/run until the next run
             check_layout(bigquery_settings, bigquery, tmp_path / "bigquery")
+            run_unit_tests(bigquery_settings, tmp_path / "unit")
     check_same_rejects(bigquery_settings, bigquery, duckdb_settings)
+
+
+def run_unit_tests(settings: Settings, work: Path) -> None:
+    """dbt's unit tests on BigQuery (the nightly build leaves them out): once the models
+    exist, since dbt reads the types of their inputs from the warehouse."""
+    from tests.dbt_helpers import run_dbt
+
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in settings.dbt_env().items():
+            env.setenv(name, value)
+        result = run_dbt(["test", "--select", "test_type:unit"], work, target=settings.target)
+    assert result.result and len(result.result.results) >= 8, "the unit tests did not run"
 
 
 def check_same_rejects(
