@@ -37,16 +37,11 @@
     {%- if placeholder == '__batch_slices__' -%}
         {%- set query = 'select _file_date from ' ~ relations['load_audit'] ~ ' where '
             ~ utc_timestamp('_loaded_at') ~ ' > ' ~ after -%}
-    {%- else -%}
-        {%- set selects = [] -%}
-        {%- for log in ['int_content__view_versions', 'int_content__interaction_versions'] -%}
-            {%- for column in ['activity_date', 'previous_activity_date'] -%}
-                {%- do selects.append('select ' ~ column ~ ' from ' ~ relations[log]
-                    ~ ' where batch_loaded_at > ' ~ after) -%}
-            {%- endfor -%}
-        {%- endfor -%}
-        {%- set query = selects | join(' union distinct ') -%}
+        {{ return(in_literals('_file_date', run_query(query).columns[0].values())) }}
     {%- endif -%}
-    {%- set column = '_file_date' if placeholder == '__batch_slices__' else 'activity_date' -%}
-    {{ return(in_literals(column, run_query(query).columns[0].values())) }}
+    {%- set days = [] -%}
+    {%- for log in ['int_content__view_versions', 'int_content__interaction_versions'] -%}
+        {%- do days.extend(touched_days(relations[log], 'batch_loaded_at > ' ~ after)) -%}
+    {%- endfor -%}
+    {{ return(in_literals('activity_date', days)) }}
 {% endmacro %}
