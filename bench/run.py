@@ -2,7 +2,9 @@
 
 1. Ingest: our ``ingest_file`` of one generated ``viewing_logs`` file into a fresh DuckDB,
    against a bare DuckDB ``CREATE TABLE ... AS SELECT * FROM read_csv(...)`` with explicit
-   types on the same file. Interleaved, repeated; median and every run reported.
+   types on the same file; our ingest of the same file with 1,000 scattered bad rows; and
+   the same read written as a plain table with every lineage column on every row (what the
+   DuckDB view layout saves). Interleaved, repeated; median and every run reported.
 2. Orchestration: the full Prefect flow over the sample data against the same ingest plus
    a bare in-process ``dbt build``, each on a fresh warehouse.
 3. History: one nightly run (ingest, then the flow's ``dbt build``) after 1, 30 and 60 days
@@ -77,6 +79,28 @@ def bench_file(rows: int, seed: int) -> Path:
     return path
 
 
+def with_bad_rows(path: Path, bad: int = 1_000) -> Path:
+    """A copy of the clean bench file with ``bad`` scattered records made invalid (a
+    watch duration of ``ten``), cached beside it."""
+    out = path.parent.parent.with_name(path.parent.parent.name + f"-bad{bad}") / path.parent.name
+    out = out / path.name
+    if out.is_file():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    every = max(count_records(path) // bad, 1)
+    partial = out.with_suffix(".partial")
+    with path.open("rb") as src, partial.open("wb") as dst:
+        dst.write(src.readline())
+        for i, line in enumerate(src):
+            if i % every == every // 2:
+                fields = line.split(b",")
+                fields[5] = b"ten"
+                line = b",".join(fields)
+            dst.write(line)
+    partial.rename(out)
+    return out
+
+
 def count_records(path: Path) -> int:
     """Data records in the file, as DuckDB's reader sees them (header excluded)."""
     con = duckdb.connect()
@@ -102,6 +126,27 @@ def run_our_ingest(path: Path, workdir: Path) -> int:
     settings = Settings.from_env(target="dev", duckdb_path=_fresh_db(workdir, "ours.duckdb"))
     result = ingest_file(settings, "viewing_logs", path, BENCH_FILE_DATE)
     return result.rows_loaded
+
+
+def run_table_layout(path: Path, workdir: Path) -> int:
+    """The same read and checks as ``ingest_file``, written as a plain table with every
+    lineage column on every row, as BigQuery stores it: the file positions then need
+    ``row_number()``, which DuckDB computes in one thread."""
+    from ingest.validate import REASON, open_read
+
+    con = duckdb.connect(str(_fresh_db(workdir, "table.duckdb")))
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        with open_read(VIEWING_LOGS, path) as plan:
+            con.execute(
+                f"CREATE TABLE viewing_logs AS SELECT * EXCLUDE ({REASON}, n), "
+                f"'{path.name}' AS _source_file, DATE '{BENCH_FILE_DATE}' AS _file_date, "
+                "now() AS _loaded_at, n AS _source_row FROM (SELECT *, row_number() OVER () AS n "
+                f"FROM ({plan.select('nj_rej', 'nj_scan')})) WHERE {REASON} IS NULL"
+            )
+        return int(con.sql("select count(*) from viewing_logs").fetchone()[0])
+    finally:
+        con.close()
 
 
 def duckdb_columns(schema: TableSchema) -> str:
@@ -371,8 +416,17 @@ def main(argv: list[str] | None = None) -> int:
         return _main(parse_args(argv))
 
 
+INGEST_CASES = (
+    "ours: ingest_file",
+    "bare: duckdb read_csv CTAS",
+    "ours: 1,000 bad rows",
+    "table layout: lineage per row",
+)
+
+
 def ingest_case(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
     path = bench_file(args.rows, args.seed)
+    bad = with_bad_rows(path)
     records = count_records(path)
     size_mb = path.stat().st_size / 1e6
     report: dict[str, object] = {
@@ -382,41 +436,54 @@ def ingest_case(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
     }
     print(f"\ningest benchmark: {records:,} records, {size_mb:.0f} MB, {args.rounds} rounds")
     runs = interleaved(
-        {
-            "ours: ingest_file": lambda w: run_our_ingest(path, w),
-            "bare: duckdb read_csv CTAS": lambda w: run_bare_duckdb(path, w),
-        },
+        dict(
+            zip(
+                INGEST_CASES,
+                (
+                    lambda w: run_our_ingest(path, w),
+                    lambda w: run_bare_duckdb(path, w),
+                    lambda w: run_our_ingest(bad, w),
+                    lambda w: run_table_layout(path, w),
+                ),
+                strict=True,
+            )
+        ),
         args.rounds,
         workdir,
     )
-    ours, bare = runs["ours: ingest_file"], runs["bare: duckdb read_csv CTAS"]
-    ours_stats, bare_stats = _stats(ours, records), _stats(bare, records)
-    ratio = ours_stats["median_s"] / bare_stats["median_s"]  # type: ignore[operator]
+    stats = {name: _stats(r, records) for name, r in runs.items()}
+    bare = stats["bare: duckdb read_csv CTAS"]["median_s"]
+    ratios = {name: round(st["median_s"] / bare, 3) for name, st in stats.items()}  # type: ignore[operator]
     report.update(
         {
-            "ours": {**ours_stats, "rows_loaded": ours[-1][1]},
-            "bare_duckdb": {**bare_stats, "rows_loaded": bare[-1][1]},
-            "ratio_ours_over_bare": round(ratio, 3),
+            "cases": {
+                name: {
+                    **stats[name],
+                    "rows_loaded": runs[name][-1][1],
+                    "ratio_over_bare": ratios[name],
+                }
+                for name in INGEST_CASES
+            },
+            "ratio_ours_over_bare": ratios["ours: ingest_file"],
+            "ratio_bad_rows_over_bare": ratios["ours: 1,000 bad rows"],
+            "ratio_table_layout_over_bare": ratios["table layout: lineage per row"],
         }
     )
     print_table(
         f"Ingest of {records:,} viewing_logs records (median of {args.rounds})",
-        ("case", "median s", "rows/s", "runs s", "rows loaded"),
+        ("case", "median s", "rows/s", "runs s", "rows loaded", "/ bare"),
         [
             (
                 name,
-                f"{st['median_s']:.2f}",
-                f"{st['rows_per_s']:,}",
-                " ".join(f"{s:.2f}" for s, _ in r),
-                f"{r[-1][1]:,}",
+                f"{stats[name]['median_s']:.2f}",
+                f"{stats[name]['rows_per_s']:,}",
+                " ".join(f"{s:.2f}" for s, _ in runs[name]),
+                f"{runs[name][-1][1]:,}",
+                f"{ratios[name]:.2f}x",
             )
-            for name, r, st in (
-                ("ours: ingest_file", ours, ours_stats),
-                ("bare: duckdb read_csv CTAS", bare, bare_stats),
-            )
+            for name in INGEST_CASES
         ],
     )
-    print(f"ratio ours / bare DuckDB: {ratio:.2f}x")
     return report
 
 

@@ -1,16 +1,7 @@
 """Load the daily CSV drops into the warehouse's ``raw`` schema."""
 
-from ingest.load import (
-    HeaderError,
-    IngestError,
-    LoadResult,
-    MissingColumnError,
-    NoInputError,
-    drops_for,
-    expected_path,
-    ingest_date,
-    ingest_file,
-)
+from ingest.errors import HeaderError, IngestError, MissingColumnError, NoInputError
+from ingest.load import LoadResult, drops_for, expected_path, ingest_date, ingest_file
 from ingest.validate import check_header
 
 __all__ = [

@@ -1,20 +1,15 @@
-"""SQL expressions for typing and validating raw CSV values, derived from :mod:`ingest.schemas`.
+"""The input contract's value rules as SQL, declared once per column (see :func:`checks`).
 
-Each input column arrives as VARCHAR (NULL when the field is empty). For a column
-with a parsed type (integer, timestamp, date) the value is parsed once, with
-``TRY_CAST``, into a helper column (:func:`parsed`); the other expressions reuse it:
+Each input column arrives as VARCHAR (NULL when the field is missing). A column with a
+parsed type is parsed once, with ``TRY_CAST``, into a helper column (:func:`parsed`).
+:func:`checks` lists, for a non-blank value, each way it can fail and the reason to give;
+from that one list come :func:`ok` (true when no check fails, evaluated on every row),
+:func:`violation` (the first reason, built only for rows that are not ok) and, with
+:func:`typed`, the value in its raw type.
 
-- ``ok``: SQL boolean, true when the value is acceptable (cheap: no strings built);
-- ``violation``: NULL when the value is acceptable, otherwise a short reason naming the
-  column and why (all violations of a row are joined with ``"; "``); only evaluated for
-  rows that are not ok;
-- ``typed``: the value in its raw type, meaningful on rows that are ok.
-
-The strict formats (no ``1.5`` or ``1e3`` as an integer, ISO 8601 shapes only) are
-regular expressions checked on top of DuckDB's casts, which accept more. ``ok`` runs on
-every row, so it first tries a cheaper test that settles the common spellings (a string
-comparison for blankness, GLOBs for digits and the usual timestamp) and falls back to the
-regular expression only when that test fails.
+The strict formats (no ``1.5`` or ``1e3`` as an integer, ISO 8601 shapes only) are regular
+expressions on top of DuckDB's casts, which accept more. Each check first tries a cheaper
+test that settles the common spellings (GLOBs for digits and the usual timestamp).
 """
 
 from __future__ import annotations
@@ -29,35 +24,28 @@ from ingest.schemas import Column, TableSchema
 
 #: Characters treated as "blank": a field made only of these is empty.
 BLANK = " \t\r\n"
-#: A field made only of blank characters (checked without building a trimmed copy).
 BLANK_PATTERN = "[ \t\r\n]*"
 #: An integer: ASCII digits, optionally signed, optionally with a fraction of zeros only
 #: (``1840.0``, as tools that store a column with gaps as floating point write it).
 INT_PATTERN = r"^[ \t]*[+-]?[0-9]+(\.0+)?[ \t]*$"
 #: ISO 8601 date-time with seconds optional, fraction optional and offset optional (UTC).
-#: DuckDB's cast checks the date and time fields but takes any two-digit offset (``+99:99``),
-#: so the offset's range (under 24 hours) is checked here.
+#: DuckDB's cast takes any two-digit offset (``+99:99``), so its range is checked here.
 TIMESTAMP_PATTERN = (
     r"^[ \t]*[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?"
     r"([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?[ \t]*$"
 )
-
-#: A string with a character other than a digit. A value that parses as an integer and
-#: has none is a plain run of digits: the integer pattern is needed only for the others.
+#: A value that parses as an integer and has no character but digits needs no pattern.
 NON_DIGIT_GLOB = "*[!0-9]*"
 _D = "[0-9]"
-#: The most common spelling (``2026-11-25T08:15:30Z``, or with a space): a GLOB, which
-#: matches about twice as fast as the regular expression. It only accepts strings the
-#: pattern accepts, so the pattern is needed only for the other spellings.
+#: The usual spelling (``2026-11-25T08:15:30Z``): a GLOB, twice as fast as the pattern, that
+#: accepts only strings the pattern accepts.
 TIMESTAMP_COMMON_GLOB = f"{_D * 4}-{_D * 2}-{_D * 2}[T ]{_D * 2}:{_D * 2}:{_D * 2}Z"
-
 SQL_TYPES = {"string": "VARCHAR", "int64": "BIGINT", "timestamp": "TIMESTAMPTZ", "date": "DATE"}
-
-#: The instants both warehouses can store (BigQuery's TIMESTAMP range, in UTC). DuckDB's
-#: reaches further (year 0000, BC dates), so a value outside is rejected on every target.
+#: The instants both warehouses can store (BigQuery's TIMESTAMP range, in UTC).
 TIMESTAMP_MIN = "0001-01-01 00:00:00+00"
 TIMESTAMP_MAX = "9999-12-31 23:59:59.999999+00"
-_IN_RANGE = f"BETWEEN TIMESTAMPTZ '{TIMESTAMP_MIN}' AND TIMESTAMPTZ '{TIMESTAMP_MAX}'"
+#: Every string that sorts at or after this one starts above the blank characters.
+NON_BLANK_FLOOR = "!"
 
 
 def quote_ident(name: str) -> str:
@@ -68,41 +56,9 @@ def quote_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-#: Characters DuckDB's file readers expand as a glob pattern anywhere in a path.
-GLOB_CHARACTERS = frozenset("*?[")
-_aliases: dict[Path, Path] = {}
-
-
-def literal_path(path: Path) -> str:
-    """``path`` as a DuckDB reader must be given it to read that one file.
-
-    DuckDB expands ``*``, ``?`` and ``[...]`` in a path and has no escape for them, so a path
-    holding any of them is read through a symbolic link with a plain name, in a temporary
-    folder of this process (removed at exit).
-    """
-    path = Path(path).absolute()
-    if not GLOB_CHARACTERS.intersection(str(path)):
-        return str(path)
-    if path not in _aliases:
-        folder = Path(tempfile.mkdtemp(prefix="nj-literal-"))
-        atexit.register(shutil.rmtree, folder, True)
-        if GLOB_CHARACTERS.intersection(str(folder)):
-            raise ValueError(
-                f"{path}: the temporary folder {folder} holds one of {''.join(GLOB_CHARACTERS)}"
-                ", which DuckDB reads as a pattern; set TMPDIR to a plain folder"
-            )
-        alias = folder / "input.csv"
-        alias.symlink_to(path)
-        _aliases[path] = alias
-    return str(_aliases[path])
-
-
 def sql_literal(value: str | int | date | datetime) -> str:
-    """A SQL literal for a scalar, exact (NUL characters via ``chr(0)``).
-
-    Statements built with literals bind no Python parameters; DuckDB's Python client
-    imports pandas (seconds) the first time a process binds one.
-    """
+    """A SQL literal for a scalar, exact (NUL characters via ``chr(0)``). Statements bind no
+    Python parameters: DuckDB's Python client imports pandas the first time one is bound."""
     if isinstance(value, bool):
         raise TypeError("no SQL literal for a bool here")
     if isinstance(value, int):
@@ -116,14 +72,31 @@ def sql_literal(value: str | int | date | datetime) -> str:
     return " || chr(0) || ".join(quote_literal(part) for part in value.split("\x00"))
 
 
-#: Every string that sorts at or after this one starts with a byte above the blank
-#: characters (and above all ASCII controls), so it is not blank: the cheap test that
-#: settles almost every value before the regular expression is needed.
-NON_BLANK_FLOOR = "!"
+#: Characters DuckDB's file readers expand as a glob pattern anywhere in a path.
+GLOB_CHARACTERS = frozenset("*?[")
+_aliases: dict[Path, Path] = {}
+
+
+def literal_path(path: Path) -> str:
+    """``path`` as a DuckDB reader must be given it to read that one file: DuckDB expands
+    ``*``, ``?`` and ``[...]`` with no escape, so such a path is read through a symbolic
+    link with a plain name, in a temporary folder of this process (removed at exit)."""
+    path = Path(path).absolute()
+    if not GLOB_CHARACTERS.intersection(str(path)):
+        return str(path)
+    if path not in _aliases:
+        folder = Path(tempfile.mkdtemp(prefix="nj-literal-"))
+        atexit.register(shutil.rmtree, folder, True)
+        if GLOB_CHARACTERS.intersection(str(folder)):
+            raise ValueError(f"{path}: the temporary folder {folder} is a pattern; set TMPDIR")
+        (folder / "input.csv").symlink_to(path)
+        _aliases[path] = folder / "input.csv"
+    return str(_aliases[path])
 
 
 def _blank(v: str) -> str:
-    """SQL boolean: ``v`` is NULL or made only of blank characters."""
+    """SQL boolean: ``v`` is NULL or only blank characters (the regular expression runs
+    only on the rare values that sort below ``!``)."""
     return (
         f"({v} IS NULL OR ({v} < {quote_literal(NON_BLANK_FLOOR)} "
         f"AND regexp_full_match({v}, {quote_literal(BLANK_PATTERN)})))"
@@ -131,48 +104,30 @@ def _blank(v: str) -> str:
 
 
 def _not_blank(v: str) -> str:
-    """SQL boolean: ``NOT _blank(v)``, never NULL, and as cheap for most values.
-
-    Written out rather than as ``NOT`` of :func:`_blank`: DuckDB evaluates the operand of
-    ``NOT`` on every row, so the regular expression would run on every value again.
-    """
+    """``NOT _blank(v)`` written out, never NULL: DuckDB would evaluate the operand of NOT
+    on every row, regular expression included."""
     return (
         f"({v} IS NOT NULL AND ({v} >= {quote_literal(NON_BLANK_FLOOR)} "
         f"OR NOT regexp_full_match({v}, {quote_literal(BLANK_PATTERN)})))"
     )
 
 
-def _shown(v: str) -> str:
-    """The value as shown in a reason: quoted, cut to 40 characters."""
-    return f"'''' || left({v}, 40) || ''''"
-
-
 _HHMM = r"^([0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2})($|[Zz+-])"
-_HHMM_WITH_SECONDS = quote_literal(r"\1:00\2")
-_DECIMAL_COMMA = r",([0-9]+)"
-_DECIMAL_POINT = quote_literal(r".\1")
+_WITH_SECONDS, _POINT = r"\1:00\2", r".\1"
 
 
 def _iso_normalised(v: str) -> str:
-    """SQL: the ISO 8601 spellings DuckDB's cast does not take, rewritten into one it does.
-
-    Only evaluated when the plain cast failed: trims blanks, adds the seconds to ``HH:MM``,
-    turns a decimal comma into a point and a lowercase ``z`` into ``Z``.
-    """
+    """SQL: the ISO 8601 spellings DuckDB's cast does not take (surrounding blanks, ``HH:MM``,
+    a decimal comma, a lowercase ``z``) rewritten into one it does."""
     trimmed = f"trim({v}, {quote_literal(BLANK)})"
-    seconds = f"regexp_replace({trimmed}, {quote_literal(_HHMM)}, {_HHMM_WITH_SECONDS})"
-    point = f"regexp_replace({seconds}, {quote_literal(_DECIMAL_COMMA)}, {_DECIMAL_POINT})"
+    seconds = f"regexp_replace({trimmed}, {quote_literal(_HHMM)}, {quote_literal(_WITH_SECONDS)})"
+    point = f"regexp_replace({seconds}, ',([0-9]+)', {quote_literal(_POINT)})"
     return f"replace({point}, 'z', 'Z')"
 
 
 def parsed(col: Column, v: str) -> str | None:
-    """SQL: ``v`` parsed into the raw type of ``col`` (NULL when it does not parse), or
-    None for columns kept as strings.
-
-    DuckDB's casts skip the surrounding spaces and tabs the integer and timestamp
-    patterns allow, so no trimmed copy is built for the common case; a timestamp with
-    mixed leading blanks is parsed again, trimmed. Blank values parse as NULL.
-    """
+    """SQL: ``v`` parsed into the raw type of ``col`` (NULL when it does not parse; blank
+    values parse as NULL), or None for columns kept as strings."""
     if col.type == "int64":
         return f"TRY_CAST({v} AS BIGINT)"
     if col.type == "timestamp":
@@ -184,150 +139,91 @@ def parsed(col: Column, v: str) -> str | None:
     return None
 
 
-def _format_ok(col: Column, v: str, p: str | None) -> str:
-    """SQL boolean for a non-blank value: it has the column's type and passes its rule."""
-    checks: list[str] = []
+def checks(col: Column, v: str, p: str | None) -> list[tuple[str, str]]:
+    """The rules of ``col``: (SQL condition that fails a non-blank value, SQL reason), in
+    the order they are reported. ``p`` is :func:`parsed` of ``v``. A blank value fails
+    every condition (it parses as NULL, and allowed values are never blank)."""
+    shown = f"{quote_literal(col.name + ': ')} || '''' || left({v}, 40) || ''''"
+
+    def says(text: str) -> str:
+        return f"{shown} || {quote_literal(text)}"
+
+    out: list[tuple[str, str]] = []
     if col.type == "int64":
-        checks += [
-            f"{p} IS NOT NULL",
-            f"(NOT {v} GLOB {quote_literal(NON_DIGIT_GLOB)} "
-            f"OR regexp_full_match({v}, {quote_literal(INT_PATTERN)}))",
-        ]
+        out.append(
+            (
+                f"({p} IS NULL OR ({v} GLOB {quote_literal(NON_DIGIT_GLOB)} "
+                f"AND NOT regexp_full_match({v}, {quote_literal(INT_PATTERN)})))",
+                says(" is not an integer"),
+            )
+        )
         if col.rule == "non_negative":
-            checks.append(f"{p} >= 0")
+            out.append((f"{p} < 0", says(" is negative (must be >= 0)")))
         elif col.rule == "positive":
-            checks.append(f"{p} > 0")
+            out.append((f"{p} <= 0", says(" must be > 0")))
         if col.maximum is not None:
-            checks.append(f"{p} <= {int(col.maximum)}")
+            out.append((f"{p} > {int(col.maximum)}", says(f" is above the maximum {col.maximum}")))
     elif col.type == "timestamp":
-        checks += [
-            f"{p} IS NOT NULL",
-            f"({v} GLOB {quote_literal(TIMESTAMP_COMMON_GLOB)} "
-            f"OR regexp_full_match({v}, {quote_literal(TIMESTAMP_PATTERN)}))",
-            f"{p} {_IN_RANGE}",
-        ]
+        out.append(
+            (
+                f"({p} IS NULL OR NOT ({v} GLOB {quote_literal(TIMESTAMP_COMMON_GLOB)} "
+                f"OR regexp_full_match({v}, {quote_literal(TIMESTAMP_PATTERN)})))",
+                says(" is not an ISO 8601 timestamp (e.g. 2026-11-25T08:15:30Z)"),
+            )
+        )
+        out.append(
+            (
+                f"{p} NOT BETWEEN TIMESTAMPTZ '{TIMESTAMP_MIN}' AND TIMESTAMPTZ '{TIMESTAMP_MAX}'",
+                says(f" is outside {TIMESTAMP_MIN[:10]} to {TIMESTAMP_MAX[:10]} UTC"),
+            )
+        )
     elif col.type == "date":
-        checks.append(f"{p} IS NOT NULL")
+        out.append((f"{p} IS NULL", says(" is not a date (YYYY-MM-DD)")))
     if col.rule == "one_of":
         norm = f"lower(trim({v}, {quote_literal(BLANK)}))" if col.lowercase else v
         allowed = ", ".join(quote_literal(a) for a in col.allowed)
-        checks.append(f"{norm} IN ({allowed})")
-    return " AND ".join(checks) if checks else "true"
+        out.append((f"{norm} NOT IN ({allowed})", says(" is not one of " + ", ".join(col.allowed))))
+    return out
 
 
 def ok(col: Column, v: str, p: str | None) -> str:
     """SQL boolean: ``v`` is valid for ``col`` (exactly when :func:`violation` is NULL)."""
-    fmt = _format_ok(col, v, p)
-    if fmt == "true":
+    rules = [cond for cond, _ in checks(col, v, p)]
+    if not rules:
         return _not_blank(v) if col.required else "true"
-    # A blank value never passes a format check (it parses as NULL, and the patterns and
-    # allowed values need a non-blank character), so a required value needs no separate
-    # blank test, and an optional one is tested for blankness only when its format fails.
-    if col.required:
-        return f"({fmt})"
-    return f"(({fmt}) OR {_blank(v)})"
+    passes = "(" + " AND ".join(f"NOT {cond}" for cond in rules) + ")"
+    # A blank value fails the checks, so a required one needs no separate blank test.
+    return passes if col.required else f"({passes} OR {_blank(v)})"
 
 
 def violation(col: Column, v: str, p: str | None) -> str:
-    """SQL: NULL when ``v`` (a VARCHAR expression) is valid for ``col``, else a reason.
-
-    ``p`` is :func:`parsed` of ``v`` (or None for string columns).
-    """
-    name = col.name
-    checks: list[str] = []
-    if col.required:
-        checks.append(f"WHEN {_blank(v)} THEN {quote_literal(f'{name}: required value is empty')}")
-    else:
-        checks.append(f"WHEN {_blank(v)} THEN NULL")
-    if col.type == "int64":
-        checks.append(
-            f"WHEN {p} IS NULL OR NOT regexp_full_match({v}, {quote_literal(INT_PATTERN)}) "
-            f"THEN {quote_literal(name + ': ')} || {_shown(v)} || ' is not an integer'"
-        )
-        if col.rule == "non_negative":
-            checks.append(
-                f"WHEN {p} < 0 "
-                f"THEN {quote_literal(name + ': ')} || {_shown(v)} || ' is negative (must be >= 0)'"
-            )
-        elif col.rule == "positive":
-            checks.append(
-                f"WHEN {p} <= 0 THEN {quote_literal(name + ': ')} || {_shown(v)} || ' must be > 0'"
-            )
-        if col.maximum is not None:
-            checks.append(
-                f"WHEN {p} > {int(col.maximum)} THEN {quote_literal(name + ': ')} || {_shown(v)} "
-                f"|| {quote_literal(f' is above the maximum {col.maximum}')}"
-            )
-    elif col.type == "timestamp":
-        checks.append(
-            f"WHEN {p} IS NULL OR NOT regexp_full_match({v}, {quote_literal(TIMESTAMP_PATTERN)}) "
-            f"THEN {quote_literal(name + ': ')} || {_shown(v)} "
-            "|| ' is not an ISO 8601 timestamp (e.g. 2026-11-25T08:15:30Z)'"
-        )
-        checks.append(
-            f"WHEN NOT {p} {_IN_RANGE} THEN {quote_literal(name + ': ')} || {_shown(v)} "
-            f"|| ' is outside {TIMESTAMP_MIN[:10]} to {TIMESTAMP_MAX[:10]} UTC'"
-        )
-    elif col.type == "date":
-        checks.append(
-            f"WHEN {p} IS NULL "
-            f"THEN {quote_literal(name + ': ')} || {_shown(v)} || ' is not a date (YYYY-MM-DD)'"
-        )
-    if col.rule == "one_of":
-        norm = f"lower(trim({v}, {quote_literal(BLANK)}))" if col.lowercase else v
-        allowed = ", ".join(quote_literal(a) for a in col.allowed)
-        checks.append(
-            f"WHEN {norm} NOT IN ({allowed}) "
-            f"THEN {quote_literal(name + ': ')} || {_shown(v)} "
-            f"|| {quote_literal(' is not one of ' + ', '.join(col.allowed))}"
-        )
-    return "CASE " + " ".join(checks) + " ELSE NULL END"
+    """SQL: NULL when ``v`` is valid for ``col``, else the first reason it is not."""
+    empty = quote_literal(f"{col.name}: required value is empty") if col.required else "NULL"
+    whens = "".join(f" WHEN {cond} THEN {reason}" for cond, reason in checks(col, v, p))
+    return f"CASE WHEN {_blank(v)} THEN {empty}{whens} ELSE NULL END"
 
 
 def typed(col: Column, v: str, p: str | None) -> str:
-    """SQL: ``v`` in the raw type of ``col`` (empty optional -> NULL), right on valid rows.
-
-    Parsed columns are their :func:`parsed` value: a blank optional value parses as NULL.
-    """
+    """SQL: ``v`` in the raw type of ``col`` (blank optional -> NULL), right on valid rows."""
     if p is not None:
         return p
     if col.lowercase:
         return f"NULLIF(lower(trim({v}, {quote_literal(BLANK)})), '')"
-    if col.required:
-        return v
-    return f"CASE WHEN {_blank(v)} THEN NULL ELSE {v} END"
+    return v if col.required else f"CASE WHEN {_blank(v)} THEN NULL ELSE {v} END"
 
 
-def parsed_select(schema: TableSchema, source: dict[str, str]) -> tuple[str, dict[str, str]]:
-    """SQL select list of the :func:`parsed` helper columns, and their names by column."""
-    names: dict[str, str] = {}
-    items: list[str] = []
+def row_sql(schema: TableSchema, source: dict[str, str]) -> tuple[str, str, str, str]:
+    """For a row whose raw values are the SQL expressions ``source`` (by column): the
+    select list of the parsed helper columns, the typed select list, the validity test and
+    the reason (all violations joined with ``'; '``), which read the helpers."""
+    helpers, names = [], {}
     for i, c in enumerate(schema.columns):
         expr = parsed(c, source[c.name])
         if expr is not None:
             names[c.name] = f"nj_parsed_{i}"
-            items.append(f"{expr} AS {names[c.name]}")
-    return ", ".join(items), names
-
-
-def valid_expr(schema: TableSchema, source: dict[str, str], parsed_cols: dict[str, str]) -> str:
-    """SQL boolean: the row has no violation (cheaper than building the reasons)."""
-    return " AND ".join(ok(c, source[c.name], parsed_cols.get(c.name)) for c in schema.columns)
-
-
-def reason_expr(schema: TableSchema, source: dict[str, str], parsed_cols: dict[str, str]) -> str:
-    """SQL: all violations of a row joined with '; ', NULL when the row is valid.
-
-    ``source`` maps each schema column to the SQL expression holding its raw value,
-    ``parsed_cols`` each parsed column to its :func:`parsed` helper column.
-    """
-    parts = ", ".join(violation(c, source[c.name], parsed_cols.get(c.name)) for c in schema.columns)
-    return f"NULLIF(concat_ws('; ', {parts}), '')"
-
-
-def typed_select(schema: TableSchema, source: dict[str, str], parsed_cols: dict[str, str]) -> str:
-    """SQL select list: every schema column typed, in schema order."""
-    return ", ".join(
-        f"{typed(c, source[c.name], parsed_cols.get(c.name))} AS {quote_ident(c.name)}"
-        for c in schema.columns
-    )
+            helpers.append(f"{expr} AS {names[c.name]}")
+    args = [(c, source[c.name], names.get(c.name)) for c in schema.columns]
+    typed_list = ", ".join(f"{typed(*a)} AS {quote_ident(a[0].name)}" for a in args)
+    valid = " AND ".join(ok(*a) for a in args)
+    reason = f"NULLIF(concat_ws('; ', {', '.join(violation(*a) for a in args)}), '')"
+    return ", ".join(helpers), typed_list, valid, reason

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import subprocess
 import sys
@@ -18,7 +19,6 @@ import pytest
 from config.settings import REPO_ROOT, Settings
 from ingest import IngestError, MissingColumnError, expected_path, ingest_date, ingest_file
 from ingest.schemas import TABLES
-from ingest.warehouse.duckdb_warehouse import DuckDBWarehouse
 
 VIEW_HEADER = ",".join(TABLES["viewing_logs"].column_names)
 SOCIAL_HEADER = ",".join(TABLES["social_interactions"].column_names)
@@ -470,50 +470,49 @@ def test_reload_replaces_slice_and_keeps_other_dates(settings: Settings, tmp_pat
     ]
 
 
-class FailingWarehouse(DuckDBWarehouse):
-    def _after_delete(self, meta):
-        raise RuntimeError("boom after delete")
+def after_writing_rows(monkeypatch: pytest.MonkeyPatch, then) -> None:  # type: ignore[no-untyped-def]
+    """Make every load call ``then(written)`` right after its rows are written, inside its
+    transaction; the load goes on with what ``then`` returns."""
+    from ingest.warehouse import duckdb_warehouse
+
+    write_rows = duckdb_warehouse.write_rows
+    monkeypatch.setattr(
+        duckdb_warehouse, "write_rows", lambda *args, **kw: then(write_rows(*args, **kw))
+    )
 
 
 def assert_failed_load_changes_nothing(
-    settings: Settings,
-    tmp_path: Path,
-    warehouse_class: type[DuckDBWarehouse],
-    error: type[Exception],
-    match: str,
-    body: str = VIEW_HEADER + "\n" + GOOD_VIEW + "\n",
-) -> None:
-    """Load a day, then re-load it (``body``) through ``warehouse_class``, which must fail
-    with ``error``; the warehouse must be exactly as the first load left it."""
-    from ingest.load import load_into
-
+    settings: Settings, tmp_path: Path, body: str, error: type[Exception], match: str, arm
+) -> None:  # type: ignore[no-untyped-def]
+    """Load a day, ``arm()`` a fault, then fail to re-load the day from ``body``: the
+    warehouse must be exactly as the first load left it."""
     ingest_file(settings, "viewing_logs", write(tmp_path, "viewing_logs", REJECT_BODY))
     before = snapshot(settings)
-    wh = warehouse_class(settings.duckdb_path)
-    try:
-        with pytest.raises(error, match=match):
-            load_into(
-                wh,
-                "viewing_logs",
-                write(tmp_path, "viewing_logs", body),
-                DAY,
-            )
-    finally:
-        wh.close()
+    arm()
+    with pytest.raises(error, match=match):
+        ingest_file(settings, "viewing_logs", write(tmp_path, "viewing_logs", body))
     assert snapshot(settings) == before
 
 
-class FailingStagedWarehouse(FailingWarehouse):
-    def _load_direct(self, plan, meta):
-        return None  # as for a file with rejects: validated first, then written
+BODIES = pytest.mark.parametrize(
+    "body", [VIEW_HEADER + "\n" + GOOD_VIEW + "\n", REJECT_BODY], ids=["clean", "rejects"]
+)
 
 
-@pytest.mark.parametrize("warehouse_class", [FailingWarehouse, FailingStagedWarehouse])
+@BODIES
 def test_failure_inside_transaction_rolls_back(
-    settings: Settings, tmp_path: Path, warehouse_class: type[DuckDBWarehouse]
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str
 ) -> None:
+    def boom(written):  # type: ignore[no-untyped-def]
+        raise RuntimeError("boom after the rows were written")
+
     assert_failed_load_changes_nothing(
-        settings, tmp_path, warehouse_class, RuntimeError, "boom after delete"
+        settings,
+        tmp_path,
+        body,
+        RuntimeError,
+        "boom after",
+        lambda: after_writing_rows(monkeypatch, boom),
     )
 
 
@@ -523,64 +522,75 @@ def test_process_killed_mid_load_leaves_previous_slice(settings: Settings, tmp_p
     new = write(tmp_path, "viewing_logs", VIEW_HEADER + "\n" + GOOD_VIEW + "\n")
     script = textwrap.dedent(f"""
         import os
-        from datetime import date
-        from pathlib import Path
-        from ingest.load import load_into
-        from ingest.warehouse.duckdb_warehouse import DuckDBWarehouse
+        from ingest import ingest_file
+        from ingest.warehouse import duckdb_warehouse
+        from config.settings import Settings
 
-        class Dying(DuckDBWarehouse):
-            def _after_delete(self, meta):
-                os._exit(9)
-
-        load_into(Dying(Path({str(settings.duckdb_path)!r})), "viewing_logs",
-                  Path({str(new)!r}), date(2026, 11, 25))
+        write_rows = duckdb_warehouse.write_rows
+        def dying(*args, **kw):
+            write_rows(*args, **kw)
+            os._exit(9)
+        duckdb_warehouse.write_rows = dying
+        ingest_file(Settings(target="ci", duckdb_path={str(settings.duckdb_path)!r}),
+                    "viewing_logs", {str(new)!r})
     """)
     proc = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, check=False)
     assert proc.returncode == 9
     assert snapshot(settings) == before
 
 
-@pytest.mark.parametrize(
-    "body",
-    [VIEW_HEADER + "\n" + GOOD_VIEW + "\n", REJECT_BODY],
-    ids=["clean file, one pass", "file with rejects, validated first"],
-)
-def test_reconciliation_failure_rolls_back(settings: Settings, tmp_path: Path, body: str) -> None:
+@BODIES
+def test_reconciliation_failure_rolls_back(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str
+) -> None:
     from ingest.warehouse import SliceCounts
 
-    class Miscounting(DuckDBWarehouse):
-        def _reconcile(self, path, expected, loaded, rejected):
-            # pretend the parser saw one more record
-            expected = SliceCounts(expected.rows_in_file + 1, *astuple(expected)[1:])
-            return super()._reconcile(path, expected, loaded, rejected)
+    def one_more_record(written):  # type: ignore[no-untyped-def]
+        counts = written.counts
+        more = SliceCounts(counts.rows_in_file + 1, *astuple(counts)[1:])
+        return dataclasses.replace(written, counts=more)
 
     assert_failed_load_changes_nothing(
-        settings, tmp_path, Miscounting, IngestError, "reconciliation failed", body
+        settings,
+        tmp_path,
+        body,
+        IngestError,
+        "reconciliation failed",
+        lambda: after_writing_rows(monkeypatch, one_more_record),
     )
 
 
-def test_records_that_cannot_be_mapped_to_lines_refuse_the_file_and_drop_its_temp_tables(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_reject_lost_on_the_way_fails_reconciliation(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ingest import validate
+
+    locate = validate._locate
+    assert_failed_load_changes_nothing(
+        settings,
+        tmp_path,
+        REJECT_BODY,
+        IngestError,
+        "reconciliation failed",
+        lambda: monkeypatch.setattr(validate, "_locate", lambda *a: iter(list(locate(*a))[1:])),
+    )
+
+
+def test_records_that_cannot_be_mapped_to_lines_refuse_the_file(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from ingest import csvfile
-    from ingest.validate import validate_file
 
     # As if the file's record boundaries disagreed with DuckDB's reader.
-    monkeypatch.setattr(
-        csvfile,
-        "record_spans_exact",
-        lambda path: csvfile.RecordSpans(*[np.zeros(0, dtype=np.int64)] * 3),
+    no_records = csvfile.RecordSpans(*[np.zeros(0, dtype=np.int64)] * 3, exact=True)
+    assert_failed_load_changes_nothing(
+        settings,
+        tmp_path,
+        REJECT_BODY,
+        IngestError,
+        "found 0 data records but the CSV reader parsed 13",
+        lambda: monkeypatch.setattr(csvfile, "record_spans_exact", lambda path: no_records),
     )
-    path = write(tmp_path, "viewing_logs", REJECT_BODY)
-    con = duckdb.connect()
-    try:
-        with pytest.raises(IngestError, match="found 0 data records but the CSV reader parsed 13"):
-            validate_file(con, TABLES["viewing_logs"], path)
-        assert (
-            con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall() == []
-        )
-    finally:
-        con.close()
 
 
 def test_ingest_date_skips_missing_table_and_refuses_empty_date(

@@ -2,25 +2,36 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from config.settings import Settings
-from ingest.warehouse.base import SliceCounts, SliceMeta, Warehouse, check_reconciliation
+from ingest.validate import FileRead, SliceCounts, SliceMeta
+
+
+class Warehouse(Protocol):
+    """A place the raw tables live in."""
+
+    kind: str
+
+    def ensure_raw_tables(self) -> None: ...
+
+    def load_file(self, plan: FileRead, meta: SliceMeta) -> SliceCounts:
+        """Atomically replace (table, file date) with the file ``plan`` reads: raw rows,
+        rejected rows, audit row. Raises :class:`IngestError` (nothing changed) if refused."""
+        ...
+
+    def close(self) -> None: ...
 
 
 def get_warehouse(settings: Settings) -> Warehouse:
     """Open the warehouse the settings' target points at."""
-    kind = settings.warehouse_kind
-    if kind == "duckdb":
+    if settings.warehouse_kind == "duckdb":
         from ingest.warehouse.duckdb_warehouse import DuckDBWarehouse
 
         return DuckDBWarehouse(settings.duckdb_path)
-    if kind == "bigquery":
-        from ingest.warehouse.bigquery import BigQueryWarehouse
+    from ingest.warehouse.bigquery import BigQueryWarehouse
 
-        return BigQueryWarehouse(settings)
-    raise NotImplementedError(
-        f"target {settings.target!r} uses warehouse {kind!r}, which has no loader yet; "
-        "use target dev or ci"
-    )
+    return BigQueryWarehouse(settings)
 
 
-__all__ = ["SliceCounts", "SliceMeta", "Warehouse", "check_reconciliation", "get_warehouse"]
+__all__ = ["SliceCounts", "SliceMeta", "Warehouse", "get_warehouse"]

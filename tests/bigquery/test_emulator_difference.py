@@ -31,8 +31,7 @@ from bq_pipeline import SAMPLE_DATA, sample_days
 from config.bigquery import bigquery_client
 from config.settings import Settings
 from ingest.schemas import TABLES
-from ingest.validate import validate_file
-from ingest.warehouse import SliceMeta
+from ingest.validate import SliceMeta, open_read
 from ingest.warehouse.bigquery import BigQueryWarehouse
 
 GOOGLE = "https://bigquery.googleapis.com"
@@ -104,11 +103,8 @@ def _load_one_file(settings: Settings, client: Any) -> None:
     warehouse = BigQueryWarehouse(settings, client=client)
     try:
         warehouse.ensure_raw_tables()
-        batch = validate_file(warehouse.validation_connection(), TABLES["viewing_logs"], path)
-        try:
-            warehouse.replace_slice(batch, meta)
-        finally:
-            batch.drop()
+        with open_read(TABLES["viewing_logs"], path) as plan:
+            warehouse.load_file(plan, meta)
     finally:
         warehouse.close()
 

@@ -46,6 +46,33 @@ def test_sample_week_backfill_then_daily_runs_gives_the_duckdb_marts(
             check_layout(bigquery_settings, bigquery, tmp_path / "bigquery")
             run_unit_tests(bigquery_settings, tmp_path / "unit")
     check_same_rejects(bigquery_settings, bigquery, duckdb_settings)
+    check_same_raw_rows(bigquery_settings, bigquery, duckdb_settings)
+
+
+def check_same_raw_rows(
+    bigquery_settings: Settings, bigquery: Any, duckdb_settings: Settings
+) -> None:
+    """``raw.<table>`` has the same columns and, row for row, the same values on both
+    warehouses, lineage included (``_source_row`` too), apart from ``_loaded_at``."""
+    from bq_pipeline import _normal
+
+    dataset = f"`{bigquery.project}.{bigquery_settings.raw_dataset}`"
+    for name in TABLES:
+        in_bigquery = bigquery_rows(bigquery, f"select * from {dataset}.{name}")
+        with duckdb.connect(str(duckdb_settings.duckdb_path), read_only=True) as con:
+            con.execute("SET TimeZone = 'UTC'")
+            cursor = con.execute(f"select * from raw.{name}")
+            columns = [d[0] for d in cursor.description]
+            in_duckdb = [dict(zip(columns, r, strict=True)) for r in cursor.fetchall()]
+        assert list(in_bigquery[0]) == columns, name
+
+        def comparable(rows: list[dict[str, Any]]) -> list[tuple]:
+            return sorted(
+                tuple((k, _normal(v)) for k, v in r.items() if k != "_loaded_at") for r in rows
+            )
+
+        assert len(in_duckdb) > 100, f"{name}: too few rows to compare anything"
+        assert comparable(in_bigquery) == comparable(in_duckdb), name
 
 
 def run_unit_tests(settings: Settings, work: Path) -> None:

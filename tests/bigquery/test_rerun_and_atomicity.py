@@ -16,8 +16,8 @@ from bq_pipeline import MARTS, RAW_KEYS, SAMPLE_DATA, bigquery_marts, bigquery_r
 from config.settings import Settings
 from ingest.errors import IngestError
 from ingest.schemas import TABLES
-from ingest.validate import validate_file
-from ingest.warehouse import SliceMeta
+from ingest.validate import SliceMeta, open_read
+from ingest.warehouse import bigquery as bigquery_warehouse
 from ingest.warehouse.bigquery import BigQueryWarehouse
 
 pytestmark = [pytest.mark.emulator, pytest.mark.integration]
@@ -103,11 +103,8 @@ def test_a_retried_slice_swap_replaces_instead_of_appending(bigquery_settings: S
         warehouse.ensure_raw_tables()
         meta = SliceMeta("viewing_logs", day, path.name, "load-1", datetime.now(UTC))
         for _ in range(2):  # the same load retried, e.g. after a lost response
-            batch = validate_file(warehouse.validation_connection(), TABLES["viewing_logs"], path)
-            try:
-                counts = warehouse.replace_slice(batch, meta)
-            finally:
-                batch.drop()
+            with open_read(TABLES["viewing_logs"], path) as plan:
+                counts = warehouse.load_file(plan, meta)
         state = _slice_state(warehouse, day)
         assert len(state["viewing_logs"]) == counts.rows_loaded > 0
         assert len(state["viewing_logs_rejected"]) == counts.rows_rejected > 0
@@ -118,7 +115,7 @@ def test_a_retried_slice_swap_replaces_instead_of_appending(bigquery_settings: S
 
 
 def test_a_failed_slice_swap_leaves_the_previous_load_in_place(
-    bigquery_settings: Settings, tmp_path: Path
+    bigquery_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     day = sample_days()[1]
     path = SAMPLE_DATA / "viewing_logs" / f"{day.isoformat()}.csv"
@@ -126,26 +123,29 @@ def test_a_failed_slice_swap_leaves_the_previous_load_in_place(
     try:
         warehouse.ensure_raw_tables()
         meta = SliceMeta("viewing_logs", day, path.name, "good-load", datetime.now(UTC))
-        batch = validate_file(warehouse.validation_connection(), TABLES["viewing_logs"], path)
-        try:
-            warehouse.replace_slice(batch, meta)
-        finally:
-            batch.drop()
+        with open_read(TABLES["viewing_logs"], path) as plan:
+            warehouse.load_file(plan, meta)
         before = _slice_state(warehouse, day)
 
         # A corrected re-delivery whose swap fails inside the transaction (the counts do not
         # reconcile, as if rows went missing between staging and raw): nothing may change.
         redelivered = tmp_path / path.name
         redelivered.write_text(path.read_text(encoding="utf-8")[:2000].rsplit("\n", 1)[0] + "\n")
-        con = warehouse.validation_connection()
-        batch = validate_file(con, TABLES["viewing_logs"], redelivered)
-        broken = dataclasses.replace(batch, rows_in_file=batch.rows_in_file + 1)
+        write_rows = bigquery_warehouse.write_rows
+
+        def one_more_record(*args: Any, **kwargs: Any) -> Any:
+            written = write_rows(*args, **kwargs)
+            counts = written.counts
+            more = dataclasses.replace(counts, rows_in_file=counts.rows_in_file + 1)
+            return dataclasses.replace(written, counts=more)
+
+        monkeypatch.setattr(bigquery_warehouse, "write_rows", one_more_record)
         later = dataclasses.replace(meta, load_id="failed-load", loaded_at=datetime.now(UTC))
-        try:
-            with pytest.raises(IngestError, match="reconciliation failed"):
-                warehouse.replace_slice(broken, later)
-        finally:
-            batch.drop()
+        with (
+            pytest.raises(IngestError, match="reconciliation failed"),
+            open_read(TABLES["viewing_logs"], redelivered) as plan,
+        ):
+            warehouse.load_file(plan, later)
         assert _slice_state(warehouse, day) == before
         leftovers = [t.table_id for t in warehouse.client.list_tables(warehouse.dataset)]
         assert not [t for t in leftovers if t.startswith("_load_")], leftovers
