@@ -1,9 +1,7 @@
 """Command line: load one file, or every table's file for a date.
 
-Examples::
-
-    python -m ingest --date 2026-11-16 --source-dir sample_data
-    python -m ingest --file sample_data/viewing_logs/2026-11-16.csv --table viewing_logs
+python -m ingest --date 2026-11-16 --source-dir sample_data
+python -m ingest --file sample_data/viewing_logs/2026-11-16.csv --table viewing_logs
 """
 
 from __future__ import annotations
@@ -29,32 +27,15 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     what = p.add_mutually_exclusive_group(required=True)
-    what.add_argument(
-        "--date",
-        type=date.fromisoformat,
-        help="load <source-dir>/<table>/<DATE>.csv for each table (YYYY-MM-DD)",
-    )
+    day = date.fromisoformat
+    what.add_argument("--date", type=day, help="load <source-dir>/<table>/<DATE>.csv per table")
     what.add_argument("--file", type=Path, help="load this one file (needs --table)")
     p.add_argument("--source-dir", type=Path, default=Path("sample_data"), help="with --date")
+    p.add_argument("--table", choices=sorted(TABLES), help="table of --file; with --date, only it")
+    p.add_argument("--file-date", type=day, help="with --file (default: from its name)")
+    p.add_argument("--target", choices=sorted(TARGETS), help="default: $NIGHTJAR_TARGET or dev")
     p.add_argument(
-        "--table",
-        choices=sorted(TABLES),
-        help="table of --file; with --date, load only this table (default: all)",
-    )
-    p.add_argument(
-        "--file-date",
-        type=date.fromisoformat,
-        help="with --file: the date the file covers (default: from its name YYYY-MM-DD.csv)",
-    )
-    p.add_argument(
-        "--target",
-        choices=sorted(TARGETS),
-        help="warehouse target (default: $NIGHTJAR_TARGET or dev)",
-    )
-    p.add_argument(
-        "--duckdb-path",
-        type=Path,
-        help=f"DuckDB file (default: $DUCKDB_PATH or {DEFAULT_DUCKDB_PATH})",
+        "--duckdb-path", type=Path, help=f"default: $DUCKDB_PATH or {DEFAULT_DUCKDB_PATH}"
     )
     p.add_argument("-q", "--quiet", action="store_true", help="only print the audit lines")
     return p
@@ -66,20 +47,20 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.WARNING if args.quiet else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if args.file and not args.table:
+        print("error: --file needs --table", file=sys.stderr)
+        return 2
     overrides: dict[str, object] = {"target": args.target}
     if args.duckdb_path:
         overrides["duckdb_path"] = args.duckdb_path.resolve()
     try:
         settings = Settings.from_env(**overrides)
         if args.file:
-            if not args.table:
-                print("error: --file needs --table", file=sys.stderr)
-                return 2
             results = [ingest_file(settings, args.table, args.file, args.file_date)]
         else:
             tables = [args.table] if args.table else list(TABLES)
             results = ingest_date(settings, args.date, args.source_dir, tables)
-    except (IngestError, ValueError, NotImplementedError) as exc:
+    except (IngestError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     for r in results:

@@ -1,13 +1,14 @@
 """Low-level facts about a CSV file: its header, its line ends and where each record starts.
 
-The header is parsed with Python's :mod:`csv` module so that DuckDB never has to guess it.
-Record spans map records to physical lines; they are only needed when a file has rejects
-(DuckDB numbers records, not physical lines, when quoted fields hold line breaks).
+The header is parsed with Python's :mod:`csv` module, so DuckDB never guesses it. Record
+spans map records to physical lines (DuckDB numbers records, not lines, when quoted fields
+hold line breaks); they are computed only when a file has rejects.
 """
 
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
 import mmap
@@ -30,44 +31,38 @@ class Header:
 
 
 def read_header(path: Path) -> Header:
-    """Parse the first record of ``path`` as the header; :class:`HeaderError` when the file
-    is empty, or the header is blank, not UTF-8 or names a column twice."""
+    """The first record of ``path``; :class:`HeaderError` when the file is empty, or the
+    header is blank, not UTF-8, CR-terminated or names a column twice."""
     with path.open("rb") as f:
         head = f.read(1 << 16)
-        while (end := _first_terminator(head)) is None:
-            more = f.read(1 << 20)
-            if not more:
-                end = len(head)
-                break
+        while (end := _first_terminator(head)) is None and (more := f.read(1 << 20)):
             head += more
     has_bom = head.startswith(BOM)
-    raw = head[len(BOM) if has_bom else 0 : end]
+    raw = head[len(BOM) if has_bom else 0 : len(head) if end is None else end]
+
+    def refuse(problem: str) -> HeaderError:
+        return HeaderError(f"{path}: line 1 {problem} and load it again")
+
     if b"\r" in raw:
-        raise HeaderError(
-            f"{path}: line 1 (header) has a carriage return (CR) that does not end a CRLF "
-            "line: the file probably uses CR-only (classic Mac) line endings. Save it with LF "
-            "or CRLF line endings and load it again"
+        raise refuse(
+            "(header) has a carriage return (CR) that does not end a CRLF line: the file "
+            "probably uses CR-only (classic Mac) line endings. Save it with LF or CRLF line "
+            "endings"
         )
     try:
-        text = raw.decode("utf-8")
+        columns = tuple(c.strip() for c in parse_record(raw.decode("utf-8")))
     except UnicodeDecodeError as exc:
-        raise HeaderError(
-            f"{path}: line 1 (header) is not valid UTF-8 ({exc.reason} at byte {exc.start}); "
-            "save the file as UTF-8 and load it again"
+        raise refuse(
+            f"(header) is not valid UTF-8 ({exc.reason} at byte {exc.start}); save the file "
+            "as UTF-8"
         ) from None
-    columns = tuple(c.strip() for c in parse_record(text))
     if not any(columns):
-        raise HeaderError(
-            f"{path}: line 1 must be a header row naming the columns, but it is empty; "
-            "add the header and load the file again"
+        raise refuse("must be a header row naming the columns, but it is empty; add the header")
+    if dupes := sorted({c for c in columns if columns.count(c) > 1}):
+        raise refuse(
+            f"(header) names column(s) {', '.join(dupes)} more than once; keep one of each"
         )
-    dupes = sorted({c for c in columns if columns.count(c) > 1})
-    if dupes:
-        raise HeaderError(
-            f"{path}: line 1 (header) names column(s) {', '.join(dupes)} more than once; "
-            "keep one of each and load the file again"
-        )
-    return Header(columns=columns, has_bom=has_bom)
+    return Header(columns, has_bom)
 
 
 def parse_record(text: str) -> list[str]:
@@ -87,54 +82,10 @@ def _first_terminator(buf: bytes) -> int | None:
     return None
 
 
-def _bytes(path: Path) -> np.ndarray:
-    return np.fromfile(path, dtype=np.uint8)
-
-
-def _outside_quotes(quotes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """Which ``offsets`` an even number of quotes precede: outside quotes, for RFC 4180."""
-    return (np.searchsorted(quotes, offsets) & 1) == 0
-
-
-@dataclass(frozen=True)
-class LineEnds:
-    """How a file's lines end, by quote parity (exact for RFC 4180 files)."""
-
-    #: Line of the first CR outside quotes that does not end a line (RFC 4180 allows none).
-    stray_cr_line: int | None
-    #: Whether a quoted field holds a line feed.
-    quoted_line_break: bool
-    #: When records end in both LF and CRLF, the offsets of the CRs of the CRLF ends.
-    mixed_crs: np.ndarray | None
-
-
-def line_ends(path: Path) -> LineEnds:
-    if path.stat().st_size == 0:
-        return LineEnds(None, False, None)
-    buf = _bytes(path)
-    quotes, lfs = np.flatnonzero(buf == _QUOTE), np.flatnonzero(buf == _LF)
-    crs = np.flatnonzero(buf == _CR)
-    ends = lfs[_outside_quotes(quotes, lfs)]
-    crlf = (ends > 0) & (buf[np.maximum(ends - 1, 0)] == _CR)
-    stray = crs[_outside_quotes(quotes, crs) & ~np.isin(crs + 1, ends)]
-    stray_line = int(np.searchsorted(lfs, stray[0])) + 1 if len(stray) else None
-    mixed = ends[crlf] - 1 if crlf.any() and not crlf.all() else None
-    return LineEnds(stray_line, len(ends) < len(lfs), mixed)
-
-
-def copy_without(path: Path, out: Path, offsets: np.ndarray) -> None:
-    """Copy ``path`` to ``out`` without the bytes at ``offsets``."""
-    buf = _bytes(path)
-    keep = np.ones(len(buf), dtype=bool)
-    keep[offsets] = False
-    out.write_bytes(buf[keep].tobytes())
-
-
 @dataclass(frozen=True)
 class RecordSpans:
-    """Every record of a file (header and blank lines included), in file order: byte
-    offsets ``start`` and ``end`` (line terminator excluded), and the 1-based physical
-    ``line`` where it starts."""
+    """Every record (header and blank lines included), in file order: byte offsets
+    ``start`` and ``end`` (terminator excluded) and the 1-based physical ``line``."""
 
     start: np.ndarray
     end: np.ndarray
@@ -142,67 +93,74 @@ class RecordSpans:
     #: From Python's csv module (True) or from quote parity (False).
     exact: bool = False
 
-    def __len__(self) -> int:
-        return len(self.start)
-
     def data_index(self) -> np.ndarray:
         """Indices of the data records: not the header, not blank."""
         idx = np.flatnonzero(self.end != self.start)
         return idx[idx > 0]
 
 
-def record_spans(path: Path) -> RecordSpans:
-    """Record boundaries by quote parity: a LF ends a record when an even number of quotes
-    precede it. A quote inside an unquoted field breaks the rule; callers compare the record
-    count with the parser's and fall back to :func:`record_spans_exact`."""
-    size = path.stat().st_size
-    if size == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return RecordSpans(empty, empty, empty, exact=True)
-    buf = _bytes(path)
-    quotes, lfs = np.flatnonzero(buf == _QUOTE), np.flatnonzero(buf == _LF)
-    term = lfs[_outside_quotes(quotes, lfs)]
-    start = np.concatenate(([0], term + 1)).astype(np.int64)
-    end = np.concatenate((term, [size])).astype(np.int64)
-    if start[-1] >= size:  # the file ends with a terminator: no record after it
+@dataclass(frozen=True)
+class Scan:
+    """A file by quote parity (a LF ends a record after an even number of quotes): exact
+    for RFC 4180 files; a quote inside an unquoted field breaks it."""
+
+    spans: RecordSpans
+    #: Line of the first CR outside quotes that does not end a line (RFC 4180 allows none).
+    stray_cr_line: int | None
+    quoted_line_break: bool
+    #: When records end in both LF and CRLF, the offsets of the CRs of the CRLF ends.
+    mixed_crs: np.ndarray | None
+
+
+def scan(path: Path) -> Scan:
+    buf = np.fromfile(path, dtype=np.uint8)
+    quotes, lfs, crs = (np.flatnonzero(buf == b) for b in (_QUOTE, _LF, _CR))
+    ends = lfs[(np.searchsorted(quotes, lfs) & 1) == 0]
+    crlf = (ends > 0) & (buf[np.maximum(ends - 1, 0)] == _CR)
+    stray = crs[((np.searchsorted(quotes, crs) & 1) == 0) & ~np.isin(crs + 1, ends)]
+    start = np.concatenate(([0], ends + 1)).astype(np.int64)
+    end = np.concatenate((ends, [len(buf)])).astype(np.int64)
+    if start[-1] >= len(buf):  # the file ends with a terminator: no record after it
         start, end = start[:-1], end[:-1]
-    end = end - ((end > start) & (buf[np.maximum(end - 1, 0)] == _CR))
-    return RecordSpans(start, end, (np.searchsorted(lfs, start) + 1).astype(np.int64))
+    end -= (end > start) & (buf[np.maximum(end - 1, 0)] == _CR)
+    return Scan(
+        RecordSpans(start, end, np.searchsorted(lfs, start).astype(np.int64) + 1),
+        int(np.searchsorted(lfs, stray[0])) + 1 if len(stray) else None,
+        len(ends) < len(lfs),
+        ends[crlf] - 1 if crlf.any() and not crlf.all() else None,
+    )
+
+
+def copy_without(path: Path, out: Path, offsets: np.ndarray) -> None:
+    """Copy ``path`` to ``out`` without the bytes at ``offsets``."""
+    buf = np.fromfile(path, dtype=np.uint8)
+    out.write_bytes(np.delete(buf, offsets).tobytes())
 
 
 def record_spans_exact(path: Path) -> RecordSpans:
-    """Slow, exact record boundaries from Python's :mod:`csv` state machine."""
+    """Slow, exact record spans from Python's :mod:`csv` state machine."""
     data = path.read_bytes()
     csv.field_size_limit(max(csv.field_size_limit(), len(data)))
     offsets = [0]  # offsets[k]: where physical line k + 1 starts
 
     def physical_lines() -> Iterator[str]:
-        pos = 0
-        while pos < len(data):
-            nl = data.find(b"\n", pos)
-            pos = len(data) if nl < 0 else nl + 1
-            offsets.append(pos)
-            yield data[offsets[-2] : pos].decode("utf-8", errors="surrogateescape")
+        while offsets[-1] < len(data):
+            nl = data.find(b"\n", offsets[-1])
+            offsets.append(len(data) if nl < 0 else nl + 1)
+            yield data[offsets[-2] : offsets[-1]].decode("utf-8", errors="surrogateescape")
 
-    starts, ends, lines = [], [], []
+    spans: list[tuple[int, int, int]] = []
     reader, consumed = csv.reader(physical_lines()), 0
-    while True:
-        try:
-            next(reader)
-        except (StopIteration, csv.Error):
-            break
-        first, consumed = consumed, reader.line_num
-        last = offsets[consumed]
-        cut = 2 if data[max(last - 2, 0) : last] == b"\r\n" else int(data[last - 1 : last] == b"\n")
-        starts.append(offsets[first])
-        ends.append(last - cut)
-        lines.append(first + 1)
-    as_array = lambda values: np.array(values, dtype=np.int64)  # noqa: E731
-    return RecordSpans(as_array(starts), as_array(ends), as_array(lines), exact=True)
+    with contextlib.suppress(csv.Error):  # the reader stops where the quoting breaks
+        for _ in reader:
+            first, consumed = consumed, reader.line_num
+            last = offsets[consumed]
+            cut = 2 if data[max(last - 2, 0) : last] == b"\r\n" else data[last - 1 : last] == b"\n"
+            spans.append((offsets[first], last - int(cut), first + 1))
+    start, end, line = np.array(spans, dtype=np.int64).reshape(-1, 3).T
+    return RecordSpans(start, end, line, exact=True)
 
 
 def span_text(data: bytes | mmap.mmap, start: int, end: int, has_bom: bool = False) -> str:
     """The text of one record (invalid UTF-8 bytes become U+FFFD)."""
-    if start == 0 and has_bom:
-        start = len(BOM)
-    return data[start:end].decode("utf-8", errors="replace")
+    return data[len(BOM) if start == 0 and has_bom else start : end].decode("utf-8", "replace")

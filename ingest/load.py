@@ -9,12 +9,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from config.settings import Settings
 from ingest.errors import IngestError, NoInputError
 from ingest.schemas import TABLES
 from ingest.validate import SliceCounts, SliceMeta, open_read
-from ingest.warehouse import Warehouse, get_warehouse
+
+if TYPE_CHECKING:
+    from ingest.warehouse.bigquery import BigQueryWarehouse
+    from ingest.warehouse.duckdb_warehouse import DuckDBWarehouse
+
+    Warehouse = DuckDBWarehouse | BigQueryWarehouse
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +64,17 @@ def file_date_from_path(path: Path) -> date:
 def _check_table(table: str) -> None:
     if table not in TABLES:
         raise IngestError(f"unknown table {table!r}; choose one of {', '.join(TABLES)}")
+
+
+def get_warehouse(settings: Settings) -> Warehouse:
+    """Open the warehouse the settings' target points at."""
+    if settings.warehouse_kind == "duckdb":
+        from ingest.warehouse.duckdb_warehouse import DuckDBWarehouse
+
+        return DuckDBWarehouse(settings.duckdb_path)
+    from ingest.warehouse.bigquery import BigQueryWarehouse
+
+    return BigQueryWarehouse(settings)
 
 
 def load_into(warehouse: Warehouse, table: str, path: Path, file_date: date) -> LoadResult:

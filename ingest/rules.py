@@ -1,24 +1,16 @@
-"""The input contract's value rules as SQL, declared once per column (see :func:`checks`).
+"""The input contract's value rules as SQL, declared once per column in :func:`checks`.
 
-Each input column arrives as VARCHAR (NULL when the field is missing). A column with a
-parsed type is parsed once, with ``TRY_CAST``, into a helper column (:func:`parsed`).
-:func:`checks` lists, for a non-blank value, each way it can fail and the reason to give;
-from that one list come :func:`ok` (true when no check fails, evaluated on every row),
-:func:`violation` (the first reason, built only for rows that are not ok) and, with
-:func:`typed`, the value in its raw type.
-
-The strict formats (no ``1.5`` or ``1e3`` as an integer, ISO 8601 shapes only) are regular
-expressions on top of DuckDB's casts, which accept more. Each check first tries a cheaper
-test that settles the common spellings (GLOBs for digits and the usual timestamp).
+Values arrive as VARCHAR; a typed column is parsed once, with ``TRY_CAST``, into a helper
+column (:func:`parsed`). From the one list of (failing condition, reason) per column come
+:func:`ok` (evaluated on every row), :func:`violation` (built only for rows that are not ok)
+and :func:`typed`. The strict formats (no ``1.5`` or ``1e3`` as an integer, ISO 8601 only)
+are regular expressions on top of DuckDB's casts, which accept more; cheaper GLOBs settle
+the common spellings first.
 """
 
 from __future__ import annotations
 
-import atexit
-import shutil
-import tempfile
 from datetime import date, datetime
-from pathlib import Path
 
 from ingest.schemas import Column, TableSchema
 
@@ -34,11 +26,10 @@ TIMESTAMP_PATTERN = (
     r"^[ \t]*[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?"
     r"([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?[ \t]*$"
 )
-#: A value that parses as an integer and has no character but digits needs no pattern.
+#: A value that parses as an integer and is only digits needs no pattern.
 NON_DIGIT_GLOB = "*[!0-9]*"
 _D = "[0-9]"
-#: The usual spelling (``2026-11-25T08:15:30Z``): a GLOB, twice as fast as the pattern, that
-#: accepts only strings the pattern accepts.
+#: The usual spelling, as a GLOB (twice as fast) accepting only what the pattern accepts.
 TIMESTAMP_COMMON_GLOB = f"{_D * 4}-{_D * 2}-{_D * 2}[T ]{_D * 2}:{_D * 2}:{_D * 2}Z"
 SQL_TYPES = {"string": "VARCHAR", "int64": "BIGINT", "timestamp": "TIMESTAMPTZ", "date": "DATE"}
 #: The instants both warehouses can store (BigQuery's TIMESTAMP range, in UTC).
@@ -57,8 +48,7 @@ def quote_literal(value: str) -> str:
 
 
 def sql_literal(value: str | int | date | datetime) -> str:
-    """A SQL literal for a scalar, exact (NUL characters via ``chr(0)``). Statements bind no
-    Python parameters: DuckDB's Python client imports pandas the first time one is bound."""
+    """An exact SQL literal (binding a parameter would make DuckDB import pandas)."""
     if isinstance(value, bool):
         raise TypeError("no SQL literal for a bool here")
     if isinstance(value, int):
@@ -72,31 +62,8 @@ def sql_literal(value: str | int | date | datetime) -> str:
     return " || chr(0) || ".join(quote_literal(part) for part in value.split("\x00"))
 
 
-#: Characters DuckDB's file readers expand as a glob pattern anywhere in a path.
-GLOB_CHARACTERS = frozenset("*?[")
-_aliases: dict[Path, Path] = {}
-
-
-def literal_path(path: Path) -> str:
-    """``path`` as a DuckDB reader must be given it to read that one file: DuckDB expands
-    ``*``, ``?`` and ``[...]`` with no escape, so such a path is read through a symbolic
-    link with a plain name, in a temporary folder of this process (removed at exit)."""
-    path = Path(path).absolute()
-    if not GLOB_CHARACTERS.intersection(str(path)):
-        return str(path)
-    if path not in _aliases:
-        folder = Path(tempfile.mkdtemp(prefix="nj-literal-"))
-        atexit.register(shutil.rmtree, folder, True)
-        if GLOB_CHARACTERS.intersection(str(folder)):
-            raise ValueError(f"{path}: the temporary folder {folder} is a pattern; set TMPDIR")
-        (folder / "input.csv").symlink_to(path)
-        _aliases[path] = folder / "input.csv"
-    return str(_aliases[path])
-
-
 def _blank(v: str) -> str:
-    """SQL boolean: ``v`` is NULL or only blank characters (the regular expression runs
-    only on the rare values that sort below ``!``)."""
+    """SQL: ``v`` is NULL or blank (the pattern runs only on values sorting below ``!``)."""
     return (
         f"({v} IS NULL OR ({v} < {quote_literal(NON_BLANK_FLOOR)} "
         f"AND regexp_full_match({v}, {quote_literal(BLANK_PATTERN)})))"
@@ -104,8 +71,7 @@ def _blank(v: str) -> str:
 
 
 def _not_blank(v: str) -> str:
-    """``NOT _blank(v)`` written out, never NULL: DuckDB would evaluate the operand of NOT
-    on every row, regular expression included."""
+    """``NOT _blank(v)``, written out so that the pattern is not run on every row."""
     return (
         f"({v} IS NOT NULL AND ({v} >= {quote_literal(NON_BLANK_FLOOR)} "
         f"OR NOT regexp_full_match({v}, {quote_literal(BLANK_PATTERN)})))"
@@ -117,8 +83,7 @@ _WITH_SECONDS, _POINT = r"\1:00\2", r".\1"
 
 
 def _iso_normalised(v: str) -> str:
-    """SQL: the ISO 8601 spellings DuckDB's cast does not take (surrounding blanks, ``HH:MM``,
-    a decimal comma, a lowercase ``z``) rewritten into one it does."""
+    """SQL: ISO 8601 spellings DuckDB's cast refuses (blanks, ``HH:MM``, ``,``, ``z``) fixed."""
     trimmed = f"trim({v}, {quote_literal(BLANK)})"
     seconds = f"regexp_replace({trimmed}, {quote_literal(_HHMM)}, {quote_literal(_WITH_SECONDS)})"
     point = f"regexp_replace({seconds}, ',([0-9]+)', {quote_literal(_POINT)})"
@@ -126,8 +91,7 @@ def _iso_normalised(v: str) -> str:
 
 
 def parsed(col: Column, v: str) -> str | None:
-    """SQL: ``v`` parsed into the raw type of ``col`` (NULL when it does not parse; blank
-    values parse as NULL), or None for columns kept as strings."""
+    """SQL: ``v`` parsed into the type of ``col`` (NULL if it does not parse), or None."""
     if col.type == "int64":
         return f"TRY_CAST({v} AS BIGINT)"
     if col.type == "timestamp":

@@ -1,9 +1,5 @@
-"""The one declaration of the raw tables.
-
-Every loader (DuckDB, BigQuery), the validation SQL, the dbt sources and the
-tests read the input contract from here. Do not restate these columns anywhere
-else: derive from :data:`TABLES`.
-"""
+"""The one declaration of the raw tables: every loader, the validation SQL, the dbt sources
+and the tests read the input contract from here (derive from :data:`TABLES`)."""
 
 from __future__ import annotations
 
@@ -15,17 +11,9 @@ ColumnType = Literal["string", "int64", "timestamp", "date"]
 
 @dataclass(frozen=True)
 class Column:
-    """One input column of a daily CSV drop.
-
-    ``rule`` names an extra check on top of "parses as ``type``":
-
-    - ``non_negative``: integer >= 0
-    - ``positive``: integer > 0
-    - ``one_of``: value (lowercased when ``lowercase``) must be in ``allowed``
-
-    ``maximum`` bounds an integer from above: every value the marts multiply or sum stays
-    far from the 64-bit limit, whatever the data.
-    """
+    """One input column. ``rule`` adds a check to "parses as ``type``": ``non_negative``
+    (>= 0), ``positive`` (> 0) or ``one_of`` (in ``allowed``, after ``lowercase``);
+    ``maximum`` keeps what the marts multiply or sum far from the 64-bit limit."""
 
     name: str
     type: ColumnType = "string"
@@ -50,7 +38,6 @@ class TableSchema:
     key: str
     event_time: str
     columns: tuple[Column, ...]
-    description: str = ""
     cluster_by: tuple[str, ...] = field(default=())
 
     @property
@@ -60,12 +47,6 @@ class TableSchema:
     @property
     def required_columns(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns if c.required)
-
-    def column(self, name: str) -> Column:
-        for c in self.columns:
-            if c.name == name:
-                return c
-        raise KeyError(f"{self.name} has no column {name!r}")
 
     @property
     def rejected_table(self) -> str:
@@ -80,10 +61,8 @@ LINEAGE_COLUMNS: tuple[Column, ...] = (
     Column(
         "_source_row",
         "int64",
-        description="Orders the rows of one file: a later row has a larger value, and "
-        "the larger one wins when an id repeats within a file. BigQuery stores the row's "
-        "position among the rows parsed from its file; DuckDB gives its storage position "
-        "(rowid), which follows the file's order.",
+        description="The record's position among its file's parsed records (1 for the first); "
+        "the later record wins when an id repeats within a file.",
     ),
 )
 
@@ -124,7 +103,6 @@ VIEWING_LOGS = TableSchema(
     name="viewing_logs",
     key="view_id",
     event_time="started_at",
-    description="One row per viewing session.",
     cluster_by=("view_id",),
     columns=(
         Column("view_id", required=True, description="Id of the viewing session."),
@@ -156,7 +134,6 @@ SOCIAL_INTERACTIONS = TableSchema(
     name="social_interactions",
     key="interaction_id",
     event_time="created_at",
-    description="One row per like, share or comment.",
     cluster_by=("interaction_id",),
     columns=(
         Column("interaction_id", required=True, description="Id of the interaction."),

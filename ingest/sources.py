@@ -1,9 +1,8 @@
 """Where the daily drops come from: a local folder, or a Cloud Storage prefix (production).
 
 ``--source-dir gs://bucket/prefix`` reads ``gs://bucket/prefix/<table>/<YYYY-MM-DD>.csv``:
-the run's files are downloaded into a temporary folder with the same layout first, then
-validated and loaded exactly like local files (the header check, the line numbers and the
-rejected-row text all come from the same bytes). The folder is deleted afterwards.
+the run's files are downloaded into a temporary folder with the same layout, then loaded
+exactly like local files (same header check, line numbers and rejected-row text).
 """
 
 from __future__ import annotations
@@ -21,31 +20,24 @@ from ingest.schemas import TABLES
 
 log = logging.getLogger(__name__)
 
-GCS_SCHEME = "gs://"
-
 
 def is_gcs(source: str | Path) -> bool:
-    return str(source).startswith(GCS_SCHEME)
+    return str(source).startswith("gs://")
 
 
 def split_gcs(source: str) -> tuple[str, str]:
     """``gs://bucket/some/prefix/`` -> (``bucket``, ``some/prefix``)."""
-    bucket, _, prefix = source[len(GCS_SCHEME) :].partition("/")
+    bucket, _, prefix = source.removeprefix("gs://").partition("/")
     if not bucket:
         raise IngestError(f"{source}: no bucket name; use gs://<bucket>/<prefix>")
     return bucket, prefix.strip("/")
 
 
 def download_drops(
-    source: str,
-    dates: Iterable[date],
-    dest: Path,
-    client: Any | None = None,
-    tables: Iterable[str] = TABLES,
+    source: str, dates: Iterable[date], dest: Path, client: Any | None = None
 ) -> list[Path]:
-    """Copy ``<source>/<table>/<date>.csv`` for every date and table into ``dest`` (same
-    layout); missing objects are skipped (the ingest reports missing files). Returns the
-    files written."""
+    """Copy ``<source>/<table>/<date>.csv`` of every date and table into ``dest`` (same
+    layout), skipping missing objects (the ingest reports missing files); the files written."""
     if client is None:
         try:
             from google.cloud import storage
@@ -58,12 +50,10 @@ def download_drops(
     from google.api_core.exceptions import NotFound
 
     bucket_name, prefix = split_gcs(source)
-    bucket = client.bucket(bucket_name)
-    written = []
+    bucket, written = client.bucket(bucket_name), []
     for day in dates:
-        for table in tables:
-            relative = f"{table}/{day.isoformat()}.csv"
-            name = f"{prefix}/{relative}" if prefix else relative
+        for table in TABLES:
+            name = "/".join(p for p in (prefix, table, f"{day.isoformat()}.csv") if p)
             target = dest / table / f"{day.isoformat()}.csv"
             target.parent.mkdir(parents=True, exist_ok=True)
             try:

@@ -58,7 +58,7 @@ def duckdb_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def empty_raw(duckdb_path: Path) -> Path:
     """``duckdb_path`` with the raw tables created and holding nothing."""
     from config.settings import Settings
-    from ingest.warehouse import get_warehouse
+    from ingest.load import get_warehouse
 
     warehouse = get_warehouse(Settings.from_env(duckdb_path=duckdb_path))
     try:

@@ -543,7 +543,7 @@ def test_process_killed_mid_load_leaves_previous_slice(settings: Settings, tmp_p
 def test_reconciliation_failure_rolls_back(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str
 ) -> None:
-    from ingest.warehouse import SliceCounts
+    from ingest.validate import SliceCounts
 
     def one_more_record(written):  # type: ignore[no-untyped-def]
         counts = written.counts

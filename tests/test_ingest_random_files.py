@@ -76,7 +76,12 @@ def _write_random_file(rng: random.Random, root: Path, table: str) -> Path:
     if rng.random() < 0.3:
         header.insert(rng.randrange(len(header) + 1), "note")
     records = (
-        {h: rng.choice(TEXT) if h == "note" else _value(rng, schema.column(h)) for h in header}
+        {
+            h: rng.choice(TEXT)
+            if h == "note"
+            else _value(rng, {c.name: c for c in schema.columns}[h])
+            for h in header
+        }
         for _ in range(rng.choice([1, 40, 700, 2500]))
     )
     return write_messy_csv(rng, expected_path(root, table, DAY), header, records)

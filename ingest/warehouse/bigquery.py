@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from config.bigquery import bigquery_client
-from ingest import rules
 from ingest.errors import IngestError
 from ingest.schemas import (
     AUDIT_COLUMNS,
@@ -74,6 +73,11 @@ def schema_fields(columns: tuple[Column, ...]) -> list[bigquery.SchemaField]:
 def raw_columns(schema: TableSchema) -> tuple[Column, ...]:
     """Columns of ``raw.<table>``: the input columns, then the lineage columns."""
     return schema.columns + LINEAGE_COLUMNS
+
+
+def staged_columns(schema: TableSchema) -> tuple[Column, ...]:
+    """A staging table: a file's rows with ``_source_row``, then its rejects' columns."""
+    return schema.columns + LINEAGE_COLUMNS[-1:] + REJECT_RECORD_COLUMNS
 
 
 def bq_string(value: str) -> str:
@@ -141,57 +145,38 @@ class BigQueryWarehouse:
     def load_file(self, plan: FileRead, meta: SliceMeta) -> SliceCounts:
         """Read the file as on DuckDB, stage its rows and rejects, then swap its slice."""
         schema, stage = plan.schema, f"nj_stage_{uuid.uuid4().hex[:12]}"
-        staged = {
-            part: f"_load_{schema.name}_{meta.file_date:%Y%m%d}_{part}"
-            for part in ("rows", "rejects")
-        }
+        staged = f"_load_{schema.name}_{meta.file_date:%Y%m%d}"
+        create = lambda select: f"CREATE TEMP TABLE {stage} AS {select}"  # noqa: E731
         try:
-            written = write_rows(
-                self.con, plan, lambda s: f"CREATE TEMP TABLE {stage} AS {s}", stage
+            written = write_rows(self.con, plan, create, stage)
+            select = (
+                f"SELECT * EXCLUDE ({REASON}), rowid - {written.first_rowid} + 1 AS _source_row "
+                f"FROM {stage} WHERE {REASON} IS NULL ORDER BY rowid"
             )
-            rows_columns = schema.columns + LINEAGE_COLUMNS[-1:]
-            data = ", ".join(rules.quote_ident(c) for c in schema.column_names)
-            loaded = self._stage(
-                f"SELECT {data}, rowid - {written.first_rowid} + 1 AS _source_row FROM {stage} "
-                f"WHERE {REASON} IS NULL ORDER BY rowid",
-                staged["rows"],
-                rows_columns,
+            # Every column in every file: a staged file's rows, then its rejects.
+            rejects = written.rejects_table or (
+                "(SELECT NULL::BIGINT AS line_number, NULL::VARCHAR AS reason, "
+                "NULL::VARCHAR AS line_text LIMIT 0)"
             )
-            if loaded != written.counts.rows_loaded:
-                raise IngestError(
-                    f"{plan.path}: staging load wrote {loaded} rows, expected "
-                    f"{written.counts.rows_loaded}; nothing was changed in {self.dataset}. Run "
-                    "again; if it persists, report it with the file"
-                )
-            if written.rejects_table:
-                self._stage(
-                    f"SELECT * FROM {written.rejects_table}",
-                    staged["rejects"],
-                    REJECT_RECORD_COLUMNS,
-                )
-            else:
-                del staged["rejects"]
+            select = f"FROM ({select}) UNION ALL BY NAME FROM {rejects}"
+            self._stage(select, staged, staged_columns(schema))
             counts = self._swap(plan, written.counts, meta, staged)
         finally:
             self.con.execute(f"DROP TABLE IF EXISTS {stage}")
-            for name in staged.values():
-                try:
-                    self.client.delete_table(self.table_id(name), not_found_ok=True)
-                except Exception as exc:  # the load is already done, or already failed
-                    log.warning("could not drop staging table %s (it expires): %s", name, exc)
+            try:
+                self.client.delete_table(self.table_id(staged), not_found_ok=True)
+            except Exception as exc:  # the load is already done, or already failed
+                log.warning("could not drop staging table %s (it expires): %s", staged, exc)
         check_reconciliation(plan.path, written.counts, counts.rows_loaded, counts.rows_rejected)
         return counts
 
-    def _stage(self, select: str, name: str, columns: tuple[Column, ...]) -> int:
-        """Load the rows of ``select`` into the staging table ``name``; rows written."""
+    def _stage(self, select: str, name: str, columns: tuple[Column, ...]) -> None:
+        """Load the rows of ``select`` into the staging table ``name`` (overwritten)."""
         from google.cloud import bigquery
 
         with tempfile.TemporaryDirectory(prefix="nightjar-bq-") as tmp:
             path = Path(tmp) / "stage.parquet"
-            self.con.execute(
-                f"COPY ({select}) TO {rules.quote_literal(str(path))} "
-                "(FORMAT parquet, COMPRESSION zstd)"
-            )
+            self.con.execute(f"COPY ({select}) TO '{path}' (FORMAT parquet, COMPRESSION zstd)")
             table = bigquery.Table(self.table_id(name), schema=schema_fields(columns))
             table.expires = datetime.now(UTC) + STAGING_EXPIRY
             self.client.delete_table(table, not_found_ok=True)
@@ -202,14 +187,12 @@ class BigQueryWarehouse:
                 write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
             )
             with path.open("rb") as f:
-                job = self.client.load_table_from_file(
+                self.client.load_table_from_file(
                     f, table.reference, job_config=config, job_id_prefix=f"nightjar_{name}_"
-                )
-            job.result()
-        return int(job.output_rows or 0)
+                ).result()
 
     def slice_script(
-        self, plan: FileRead, expected: SliceCounts, meta: SliceMeta, staged: dict[str, str]
+        self, plan: FileRead, expected: SliceCounts, meta: SliceMeta, staged: str
     ) -> str:
         """The one multi-statement transaction that replaces a (table, file date) slice."""
         schema = plan.schema
@@ -230,15 +213,10 @@ class BigQueryWarehouse:
             f"DELETE FROM {audit} WHERE _file_date = {day} AND table_name = {table_name}",
             f"INSERT INTO {raw} ({names(raw_columns(schema))})\n"
             f"SELECT {names(schema.columns)}, {lineage}, _source_row "
-            f"FROM {self.sql_table(staged['rows'])}",
-        ]
-        if "rejects" in staged:
-            statements.append(
-                f"INSERT INTO {rejected} ({names(REJECTED_COLUMNS)})\n"
-                f"SELECT {lineage}, {names(REJECT_RECORD_COLUMNS)} "
-                f"FROM {self.sql_table(staged['rejects'])}"
-            )
-        statements += [
+            f"FROM {self.sql_table(staged)} WHERE line_number IS NULL",
+            f"INSERT INTO {rejected} ({names(REJECTED_COLUMNS)})\n"
+            f"SELECT {lineage}, {names(REJECT_RECORD_COLUMNS)} "
+            f"FROM {self.sql_table(staged)} WHERE line_number IS NOT NULL",
             f"INSERT INTO {audit} ({names(AUDIT_COLUMNS)})\n"
             f"SELECT {load_id}, {table_name}, {day}, {source}, {at}, {expected.rows_in_file},\n"
             f"  (SELECT COUNT(*) FROM {raw} WHERE _file_date = {day}),\n"
@@ -258,7 +236,7 @@ class BigQueryWarehouse:
         return ";\n".join(statements) + ";\n"
 
     def _swap(
-        self, plan: FileRead, expected: SliceCounts, meta: SliceMeta, staged: dict[str, str]
+        self, plan: FileRead, expected: SliceCounts, meta: SliceMeta, staged: str
     ) -> SliceCounts:
         from google.api_core import exceptions as gexc
 

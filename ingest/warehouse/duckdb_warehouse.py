@@ -1,16 +1,13 @@
-"""The DuckDB warehouse: one local file; files are read and checked in the same connection.
+"""The DuckDB warehouse: one local file, in which files are also read and checked.
 
-**Layout.** Each ``raw.<table>`` is a view with the same columns as the BigQuery table, over
-a stored table ``raw._<table>_rows`` that holds every parsed record of each file: its
-typed input columns, ``_file_date`` and ``_reject_reason`` (NULL for a loaded row). That is
-the one storage trick, and the bench's ``table layout`` case shows what it buys: the load is
-the reader's own ``INSERT … SELECT``, with no per-row lineage to write.
-
-- ``_source_file`` and ``_loaded_at`` come from the slice's ``raw.load_audit`` row, written
-  in the same transaction as its rows.
-- ``_source_row`` is the record's position among its file's parsed records. One statement
-  inserts them in file order, so their storage positions (``rowid``) are consecutive, and
-  stay so: only whole slices are ever deleted.
+Each ``raw.<table>`` is a view with the BigQuery table's columns over ``raw._<table>_rows``,
+which stores every parsed record of each file: its typed columns, ``_reject_reason`` (NULL
+when loaded) and ``_file_date``. That is the one storage trick (the bench's ``table layout``
+case shows what it saves): a load is the reader's own ``INSERT … SELECT``, with no lineage
+written per row. ``_source_file`` and ``_loaded_at`` come from the slice's audit row, written
+in the same transaction; ``_source_row`` is the record's position among its file's parsed
+records: one statement inserts them in file order, so their ``rowid`` are consecutive, and
+stay so (only whole slices are deleted).
 """
 
 from __future__ import annotations
@@ -42,15 +39,12 @@ from ingest.validate import (
 )
 
 q, lit = rules.quote_ident, rules.sql_literal
-#: What the stored table holds besides the input columns.
-STORED: tuple[Column, ...] = (
-    Column(REASON, description="Why the record was rejected; NULL for a loaded row."),
-    Column("_file_date", "date"),
-)
+STORED = (Column(REASON), Column("_file_date", "date"))
+AUDIT = f"{RAW_SCHEMA}.{AUDIT_TABLE}"
 
 
 def stored_table(schema: TableSchema) -> str:
-    return f"{RAW_SCHEMA}.{q(f'_{schema.name}_rows')}"
+    return f"{RAW_SCHEMA}._{schema.name}_rows"
 
 
 def _ddl(name: str, columns: tuple[Column, ...]) -> str:
@@ -58,7 +52,7 @@ def _ddl(name: str, columns: tuple[Column, ...]) -> str:
     return f"CREATE TABLE IF NOT EXISTS {name} ({cols})"
 
 
-def _view_sql(schema: TableSchema) -> str:
+def _view(schema: TableSchema) -> str:
     lineage = {
         "_source_file": "a._source_file",
         "_file_date": "r._file_date",
@@ -66,15 +60,14 @@ def _view_sql(schema: TableSchema) -> str:
         "_source_row": "r.rowid - f.first_rowid + 1",
     }
     select = [f"r.{q(c)}" for c in schema.column_names]
-    select += [f"{lineage[c.name]} AS {q(c.name)}" for c in LINEAGE_COLUMNS]
+    select += [f"{lineage[c.name]} AS {c.name}" for c in LINEAGE_COLUMNS]
+    stored = stored_table(schema)
     return (
-        f"CREATE OR REPLACE VIEW {RAW_SCHEMA}.{q(schema.name)} AS SELECT {', '.join(select)} "
-        f"FROM {stored_table(schema)} AS r "
-        f"JOIN {RAW_SCHEMA}.{q(AUDIT_TABLE)} AS a "
+        f"CREATE OR REPLACE VIEW {RAW_SCHEMA}.{schema.name} AS SELECT {', '.join(select)} "
+        f"FROM {stored} AS r JOIN {AUDIT} AS a "
         f"ON a.table_name = {lit(schema.name)} AND a._file_date = r._file_date "
-        f"JOIN (SELECT _file_date, min(rowid) AS first_rowid FROM {stored_table(schema)} "
-        "GROUP BY _file_date) AS f ON f._file_date = r._file_date "
-        f"WHERE r.{REASON} IS NULL"
+        f"JOIN (SELECT _file_date, min(rowid) AS first_rowid FROM {stored} GROUP BY 1) AS f "
+        f"ON f._file_date = r._file_date WHERE r.{REASON} IS NULL"
     )
 
 
@@ -90,89 +83,68 @@ class DuckDBWarehouse:
         self.con.execute("SET TimeZone = 'UTC'")
 
     def ensure_raw_tables(self) -> None:
-        self._check_layout()
+        found = self.con.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            f"WHERE table_schema = {lit(RAW_SCHEMA)}"
+        ).fetchall()
+        tables = {table for table, _ in found}
+        if any(t in tables and (f"_{t}_rows", REASON) not in found for t in TABLES):
+            raise IngestError(
+                f"{self.path}: its raw tables were written by another version of the loader; "
+                "load the drops into a new warehouse (set DUCKDB_PATH or delete the file)"
+            )
         statements = [
             f"CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}",
             f"CREATE SCHEMA IF NOT EXISTS {ANALYTICS_SCHEMA}",
-            _ddl(f"{RAW_SCHEMA}.{q(AUDIT_TABLE)}", AUDIT_COLUMNS),
+            _ddl(AUDIT, AUDIT_COLUMNS),
         ]
         for schema in TABLES.values():
-            statements += [
-                _ddl(stored_table(schema), schema.columns + STORED),
-                _ddl(f"{RAW_SCHEMA}.{q(schema.rejected_table)}", REJECTED_COLUMNS),
-                _view_sql(schema),
-            ]
+            statements.append(_ddl(stored_table(schema), schema.columns + STORED))
+            statements.append(_ddl(f"{RAW_SCHEMA}.{schema.rejected_table}", REJECTED_COLUMNS))
+            statements.append(_view(schema))
         self._transaction(lambda: [self.con.execute(s) for s in statements])
-
-    def _check_layout(self) -> None:
-        """Refuse, with what to do, a warehouse whose raw tables another layout wrote."""
-        found = dict(
-            self.con.execute(
-                "SELECT table_name, list(column_name ORDER BY ordinal_position) FROM "
-                f"information_schema.columns WHERE table_schema = {lit(RAW_SCHEMA)} GROUP BY 1"
-            ).fetchall()
-        )
-        for schema in TABLES.values():
-            name = stored_table(schema).split(".")[1].strip('"')
-            want = [*schema.column_names, *(c.name for c in STORED)]
-            if schema.name in found and found.get(name) != want:
-                raise IngestError(
-                    f"{self.path}: raw.{schema.name} was written by another version of the "
-                    "loader; load the drops into a new warehouse (set DUCKDB_PATH or delete "
-                    "the file)"
-                )
 
     def _transaction(self, work):  # type: ignore[no-untyped-def]
         self.con.execute("BEGIN TRANSACTION")
         try:
             result = work()
-            self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
+        self.con.execute("COMMIT")
         return result
 
     def load_file(self, plan: FileRead, meta: SliceMeta) -> SliceCounts:
-        """Replace the (table, file date) slice with the file ``plan`` reads, atomically:
-        its rows, its rejects and its audit row."""
+        """Replace the (table, file date) slice, its rejects and its audit row, atomically."""
         return self._transaction(lambda: self._replace_slice(plan, meta))
 
     def _replace_slice(self, plan: FileRead, meta: SliceMeta) -> SliceCounts:
         schema, con, day = plan.schema, self.con, lit(meta.file_date)
-        stored, rejected = stored_table(schema), f"{RAW_SCHEMA}.{q(schema.rejected_table)}"
-        audit = f"{RAW_SCHEMA}.{q(AUDIT_TABLE)}"
-        con.execute(f"DELETE FROM {stored} WHERE _file_date = {day}")
-        con.execute(f"DELETE FROM {rejected} WHERE _file_date = {day}")
-        con.execute(
-            f"DELETE FROM {audit} WHERE table_name = {lit(schema.name)} AND _file_date = {day}"
-        )
-        written = write_rows(
-            con,
-            plan,
-            lambda select: f"INSERT INTO {stored} SELECT *, {day} FROM ({select})",
-            stored,
-            f"_file_date = {day}",
-        )
+        stored, rejected = stored_table(schema), f"{RAW_SCHEMA}.{schema.rejected_table}"
+        for table in (stored, rejected, AUDIT):
+            con.execute(
+                f"DELETE FROM {table} WHERE _file_date = {day}"
+                + (f" AND table_name = {lit(schema.name)}" if table == AUDIT else "")
+            )
+        sql = lambda select: f"INSERT INTO {stored} SELECT *, {day} FROM ({select})"  # noqa: E731
+        written = write_rows(con, plan, sql, stored, f"_file_date = {day}")
         if written.rejects_table:
             con.execute(
                 f"INSERT INTO {rejected} SELECT {lit(meta.source_file)}, {day}, "
                 f"{lit(meta.loaded_at)}, * FROM {written.rejects_table}"
             )
-            con.execute(f"DROP TABLE {written.rejects_table}")
-        (loaded,) = con.execute(
-            f"SELECT count(*) FROM {stored} WHERE _file_date = {day} AND {REASON} IS NULL"
-        ).fetchone()  # type: ignore[misc]
-        (n_rejected,) = con.execute(
-            f"SELECT count(*) FROM {rejected} WHERE _file_date = {day}"
-        ).fetchone()  # type: ignore[misc]
-        counts = written.counts
+        (loaded, n_rejected), counts = (
+            con.execute(
+                f"SELECT (SELECT count(*) FROM {stored} WHERE _file_date = {day} AND {REASON} IS "
+                f"NULL), (SELECT count(*) FROM {rejected} WHERE _file_date = {day})"
+            ).fetchone(),
+            written.counts,
+        )  # type: ignore[misc]
         check_reconciliation(plan.path, counts, loaded, n_rejected)
         audit_row = (meta.load_id, schema.name, meta.file_date, meta.source_file, meta.loaded_at)
         audit_row += (counts.rows_in_file, counts.rows_loaded, counts.rows_rejected)
-        con.execute(
-            f"INSERT INTO {audit} VALUES ({', '.join(map(lit, audit_row))}, "
-            f"{lit(','.join(plan.extra_columns))})"
-        )
+        audit_row += (",".join(plan.extra_columns),)
+        con.execute(f"INSERT INTO {AUDIT} VALUES ({', '.join(map(lit, audit_row))})")
         return counts
 
     def close(self) -> None:

@@ -17,7 +17,7 @@ from config.settings import Settings
 from ingest.errors import IngestError
 from ingest.schemas import TABLES
 from ingest.validate import SliceMeta, open_read
-from ingest.warehouse import bigquery as bigquery_warehouse
+import ingest.warehouse.bigquery as bigquery_warehouse
 from ingest.warehouse.bigquery import BigQueryWarehouse
 
 pytestmark = [pytest.mark.emulator, pytest.mark.integration]
