@@ -90,8 +90,6 @@ class RecordSpans:
     start: np.ndarray
     end: np.ndarray
     line: np.ndarray
-    #: From Python's csv module (True) or from quote parity (False).
-    exact: bool = False
 
     def data_index(self) -> np.ndarray:
         """Indices of the data records: not the header, not blank."""
@@ -158,7 +156,7 @@ def record_spans_exact(path: Path) -> RecordSpans:
             cut = 2 if data[max(last - 2, 0) : last] == b"\r\n" else data[last - 1 : last] == b"\n"
             spans.append((offsets[first], last - int(cut), first + 1))
     start, end, line = np.array(spans, dtype=np.int64).reshape(-1, 3).T
-    return RecordSpans(start, end, line, exact=True)
+    return RecordSpans(start, end, line)
 
 
 def span_text(data: bytes | mmap.mmap, start: int, end: int, has_bom: bool = False) -> str:

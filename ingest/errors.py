@@ -17,16 +17,3 @@ class HeaderError(IngestError):
 
 class MissingColumnError(HeaderError):
     """The header lacks one or more required columns."""
-
-    def __init__(self, path: object, table: str, missing: tuple[str, ...], found: tuple[str, ...]):
-        self.path = path
-        self.table = table
-        self.missing = missing
-        self.found = found
-        super().__init__(
-            f"{path}: header (line 1) is missing required column(s) "
-            f"{', '.join(missing)} for table {table}; found columns: "
-            f"{', '.join(found) or '(none)'}. Nothing was loaded from this file and the "
-            "warehouse is unchanged: fix the header (columns are matched by name, in any "
-            "order) and load the file again."
-        )

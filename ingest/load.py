@@ -20,8 +20,6 @@ if TYPE_CHECKING:
     from ingest.warehouse.bigquery import BigQueryWarehouse
     from ingest.warehouse.duckdb_warehouse import DuckDBWarehouse
 
-    Warehouse = DuckDBWarehouse | BigQueryWarehouse
-
 log = logging.getLogger(__name__)
 
 
@@ -50,23 +48,15 @@ def expected_path(source_dir: Path, table: str, file_date: date) -> Path:
     return Path(source_dir) / table / f"{file_date.isoformat()}.csv"
 
 
-def file_date_from_path(path: Path) -> date:
-    """The file date encoded in a drop's name (``YYYY-MM-DD.csv``)."""
-    try:
-        return date.fromisoformat(Path(path).stem)
-    except ValueError:
-        raise IngestError(
-            f"{path}: cannot tell the file date from the name; name the file YYYY-MM-DD.csv "
-            "or pass the file date explicitly"
-        ) from None
+def _check_tables(tables: Iterable[str]) -> list[str]:
+    tables = list(tables)
+    for table in tables:
+        if table not in TABLES:
+            raise IngestError(f"unknown table {table!r}; choose one of {', '.join(TABLES)}")
+    return tables
 
 
-def _check_table(table: str) -> None:
-    if table not in TABLES:
-        raise IngestError(f"unknown table {table!r}; choose one of {', '.join(TABLES)}")
-
-
-def get_warehouse(settings: Settings) -> Warehouse:
+def get_warehouse(settings: Settings) -> DuckDBWarehouse | BigQueryWarehouse:
     """Open the warehouse the settings' target points at."""
     if settings.warehouse_kind == "duckdb":
         from ingest.warehouse.duckdb_warehouse import DuckDBWarehouse
@@ -77,76 +67,68 @@ def get_warehouse(settings: Settings) -> Warehouse:
     return BigQueryWarehouse(settings)
 
 
-def load_into(warehouse: Warehouse, table: str, path: Path, file_date: date) -> LoadResult:
-    """Read ``path`` and replace the (table, file_date) slice in an open warehouse."""
-    _check_table(table)
-    started, path = time.perf_counter(), Path(path)
-    meta = SliceMeta(table, file_date, path.name, uuid.uuid4().hex, datetime.now(UTC))
-    with open_read(TABLES[table], path) as plan:
-        counts = warehouse.load_file(plan, meta)
-    result = LoadResult(
-        counts.rows_in_file,
-        counts.rows_loaded,
-        counts.rows_rejected,
-        table,
-        file_date,
-        path.name,
-        meta.load_id,
-        plan.extra_columns,
-        time.perf_counter() - started,
-    )
-    log.info("%s", result.audit_line())
-    if result.rows_rejected:
-        log.warning(
-            "%s: %d row(s) rejected; see raw.%s",
-            path,
-            result.rows_rejected,
-            TABLES[table].rejected_table,
-        )
-    return result
-
-
-def _load_all(settings: Settings, files: list[tuple[str, Path, date]]) -> list[LoadResult]:
+def load_files(settings: Settings, files: list[tuple[str, Path, date]]) -> list[LoadResult]:
+    """Replace the (table, file date) slice of each (table, path, file date), in order; each
+    file is its own transaction. Raises :class:`IngestError` when a file is refused."""
     warehouse = get_warehouse(settings)
+    results = []
     try:
         warehouse.ensure_raw_tables()
-        return [load_into(warehouse, table, path, day) for table, path, day in files]
+        for table, path, day in files:
+            started, path = time.perf_counter(), Path(path)
+            meta = SliceMeta(table, day, path.name, uuid.uuid4().hex, datetime.now(UTC))
+            with open_read(TABLES[table], path) as plan:
+                counts = warehouse.load_file(plan, meta)
+            result = LoadResult(
+                *(counts.rows_in_file, counts.rows_loaded, counts.rows_rejected),
+                *(table, day, path.name, meta.load_id, plan.extra_columns),
+                time.perf_counter() - started,
+            )
+            log.info("%s", result.audit_line())
+            if result.rows_rejected:
+                rejected = TABLES[table].rejected_table
+                log.warning(
+                    "%s: %d row(s) rejected; see raw.%s", path, counts.rows_rejected, rejected
+                )
+            results.append(result)
     finally:
         warehouse.close()
+    return results
 
 
 def ingest_file(
     settings: Settings, table: str, path: Path, file_date: date | None = None
 ) -> LoadResult:
-    """Load one file into ``raw.<table>``, replacing what was loaded before for its date
-    (by default the one in the file name). Raises :class:`IngestError` (warehouse
-    unchanged) when the file is refused."""
-    _check_table(table)
-    (result,) = _load_all(settings, [(table, Path(path), file_date or file_date_from_path(path))])
-    return result
+    """Load one file into ``raw.<table>``, replacing what was loaded for its date (by default
+    the one in its name, ``YYYY-MM-DD.csv``); the warehouse is unchanged if it is refused."""
+    _check_tables([table])
+    try:
+        file_date = file_date or date.fromisoformat(Path(path).stem)
+    except ValueError:
+        raise IngestError(
+            f"{path}: cannot tell the file date from the name; name the file YYYY-MM-DD.csv "
+            "or pass the file date explicitly"
+        ) from None
+    return load_files(settings, [(table, Path(path), file_date)])[0]
 
 
 def drops_for(source_dir: Path, run_date: date, tables: Iterable[str] = TABLES) -> dict[str, Path]:
     """The files present for ``run_date``, by table; :class:`NoInputError` when there is none
     (a date with no drop at all is a mistake; one missing table is allowed)."""
-    tables = list(tables)
-    for t in tables:
-        _check_table(t)
+    tables = _check_tables(tables)
     if not Path(source_dir).is_dir():
         raise NoInputError(f"{source_dir}: no such folder; check --source-dir")
     paths = {t: expected_path(source_dir, t, run_date) for t in tables}
-    present = {t: p for t, p in paths.items() if p.is_file()}
-    if present:
+    if present := {t: p for t, p in paths.items() if p.is_file()}:
         return present
     found = set()
     for path in (p for t in tables for p in (Path(source_dir) / t).glob("*.csv")):
         try:
-            found.add(file_date_from_path(path))
-        except IngestError:
+            found.add(date.fromisoformat(path.stem))
+        except ValueError:
             continue
-    if not found:
-        hint = f"{source_dir} holds no <table>/<YYYY-MM-DD>.csv file; check --source-dir"
-    else:
+    hint = f"{source_dir} holds no <table>/<YYYY-MM-DD>.csv file; check --source-dir"
+    if found:
         near = sorted(sorted(found, key=lambda d: (abs((d - run_date).days), d))[:3])
         hint = (
             f"dates with files: {', '.join(d.isoformat() for d in near)} (nearest of "
@@ -161,21 +143,12 @@ def drops_for(source_dir: Path, run_date: date, tables: Iterable[str] = TABLES) 
 def ingest_date(
     settings: Settings, run_date: date, source_dir: Path, tables: Iterable[str] = TABLES
 ) -> list[LoadResult]:
-    """Load every table's file for ``run_date`` from ``source_dir``.
-
-    A table whose file is missing is skipped with a warning (its previous slice stays);
-    :class:`NoInputError` names the expected paths when no file exists at all. Each file is
-    its own transaction: when a later file is refused, earlier ones stay loaded, and a
-    re-run of the date replaces them (the load is idempotent).
-    """
-    tables = list(tables)
+    """Load every table's file for ``run_date`` from ``source_dir``. A missing table is
+    skipped with a warning (its previous slice stays); earlier files stay loaded when a
+    later one is refused, and a re-run of the date replaces them (the load is idempotent)."""
+    tables = _check_tables(tables)
     present = drops_for(source_dir, run_date, tables)
-    for t in tables:
-        if t not in present:
-            log.warning(
-                "%s: missing, skipping table %s for %s",
-                expected_path(source_dir, t, run_date),
-                t,
-                run_date.isoformat(),
-            )
-    return _load_all(settings, [(t, p, run_date) for t, p in present.items()])
+    for t in (t for t in tables if t not in present):
+        path = expected_path(source_dir, t, run_date)
+        log.warning("%s: missing, skipping table %s for %s", path, t, run_date.isoformat())
+    return load_files(settings, [(t, p, run_date) for t, p in present.items()])

@@ -14,9 +14,8 @@ from datetime import date, datetime
 
 from ingest.schemas import Column, TableSchema
 
-#: Characters treated as "blank": a field made only of these is empty.
-BLANK = " \t\r\n"
-BLANK_PATTERN = "[ \t\r\n]*"
+#: A field made only of these characters is empty.
+BLANK, BLANK_PATTERN = " \t\r\n", "[ \t\r\n]*"
 #: An integer: ASCII digits, optionally signed, optionally with a fraction of zeros only
 #: (``1840.0``, as tools that store a column with gaps as floating point write it).
 INT_PATTERN = r"^[ \t]*[+-]?[0-9]+(\.0+)?[ \t]*$"
@@ -49,16 +48,11 @@ def quote_literal(value: str) -> str:
 
 def sql_literal(value: str | int | date | datetime) -> str:
     """An exact SQL literal (binding a parameter would make DuckDB import pandas)."""
-    if isinstance(value, bool):
-        raise TypeError("no SQL literal for a bool here")
     if isinstance(value, int):
         return str(value)
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise ValueError(f"{value!r} has no time zone; pass an aware datetime")
-        return f"TIMESTAMPTZ {quote_literal(value.isoformat())}"
-    if isinstance(value, date):
-        return f"DATE {quote_literal(value.isoformat())}"
+    if isinstance(value, date):  # and datetime, always aware here
+        kind = "TIMESTAMPTZ" if isinstance(value, datetime) else "DATE"
+        return f"{kind} '{value.isoformat()}'"
     return " || chr(0) || ".join(quote_literal(part) for part in value.split("\x00"))
 
 
@@ -104,50 +98,42 @@ def parsed(col: Column, v: str) -> str | None:
 
 
 def checks(col: Column, v: str, p: str | None) -> list[tuple[str, str]]:
-    """The rules of ``col``: (SQL condition that fails a non-blank value, SQL reason), in
-    the order they are reported. ``p`` is :func:`parsed` of ``v``. A blank value fails
-    every condition (it parses as NULL, and allowed values are never blank)."""
-    shown = f"{quote_literal(col.name + ': ')} || '''' || left({v}, 40) || ''''"
-
-    def says(text: str) -> str:
-        return f"{shown} || {quote_literal(text)}"
-
-    out: list[tuple[str, str]] = []
+    """The rules of ``col``: (SQL condition failing a non-blank value, SQL reason), in the
+    order they are reported; ``p`` is :func:`parsed` of ``v``. A blank value fails every
+    condition (it parses as NULL, and allowed values are never blank)."""
+    q = quote_literal
+    shown = f"{q(col.name + ': ' + chr(39))} || left({v}, 40) || {q(chr(39))}"
+    rules: list[tuple[str, str]] = []
     if col.type == "int64":
-        out.append(
-            (
-                f"({p} IS NULL OR ({v} GLOB {quote_literal(NON_DIGIT_GLOB)} "
-                f"AND NOT regexp_full_match({v}, {quote_literal(INT_PATTERN)})))",
-                says(" is not an integer"),
-            )
-        )
+        digits = f"{v} GLOB {q(NON_DIGIT_GLOB)} AND NOT regexp_full_match({v}, {q(INT_PATTERN)})"
+        rules.append((f"({p} IS NULL OR ({digits}))", " is not an integer"))
         if col.rule == "non_negative":
-            out.append((f"{p} < 0", says(" is negative (must be >= 0)")))
+            rules.append((f"{p} < 0", " is negative (must be >= 0)"))
         elif col.rule == "positive":
-            out.append((f"{p} <= 0", says(" must be > 0")))
+            rules.append((f"{p} <= 0", " must be > 0"))
         if col.maximum is not None:
-            out.append((f"{p} > {int(col.maximum)}", says(f" is above the maximum {col.maximum}")))
+            rules.append((f"{p} > {int(col.maximum)}", f" is above the maximum {col.maximum}"))
     elif col.type == "timestamp":
-        out.append(
+        iso = (
+            f"{v} GLOB {q(TIMESTAMP_COMMON_GLOB)} OR regexp_full_match({v}, {q(TIMESTAMP_PATTERN)})"
+        )
+        rules.append(
             (
-                f"({p} IS NULL OR NOT ({v} GLOB {quote_literal(TIMESTAMP_COMMON_GLOB)} "
-                f"OR regexp_full_match({v}, {quote_literal(TIMESTAMP_PATTERN)})))",
-                says(" is not an ISO 8601 timestamp (e.g. 2026-11-25T08:15:30Z)"),
+                f"({p} IS NULL OR NOT ({iso}))",
+                " is not an ISO 8601 timestamp (e.g. 2026-11-25T08:15:30Z)",
             )
         )
-        out.append(
-            (
-                f"{p} NOT BETWEEN TIMESTAMPTZ '{TIMESTAMP_MIN}' AND TIMESTAMPTZ '{TIMESTAMP_MAX}'",
-                says(f" is outside {TIMESTAMP_MIN[:10]} to {TIMESTAMP_MAX[:10]} UTC"),
-            )
+        in_range = f"BETWEEN TIMESTAMPTZ '{TIMESTAMP_MIN}' AND TIMESTAMPTZ '{TIMESTAMP_MAX}'"
+        rules.append(
+            (f"{p} NOT {in_range}", f" is outside {TIMESTAMP_MIN[:10]} to {TIMESTAMP_MAX[:10]} UTC")
         )
     elif col.type == "date":
-        out.append((f"{p} IS NULL", says(" is not a date (YYYY-MM-DD)")))
+        rules.append((f"{p} IS NULL", " is not a date (YYYY-MM-DD)"))
     if col.rule == "one_of":
-        norm = f"lower(trim({v}, {quote_literal(BLANK)}))" if col.lowercase else v
-        allowed = ", ".join(quote_literal(a) for a in col.allowed)
-        out.append((f"{norm} NOT IN ({allowed})", says(" is not one of " + ", ".join(col.allowed))))
-    return out
+        norm = f"lower(trim({v}, {q(BLANK)}))" if col.lowercase else v
+        allowed = ", ".join(map(q, col.allowed))
+        rules.append((f"{norm} NOT IN ({allowed})", " is not one of " + ", ".join(col.allowed)))
+    return [(cond, f"{shown} || {q(text)}") for cond, text in rules]
 
 
 def ok(col: Column, v: str, p: str | None) -> str:

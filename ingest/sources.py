@@ -38,16 +38,12 @@ def download_drops(
 ) -> list[Path]:
     """Copy ``<source>/<table>/<date>.csv`` of every date and table into ``dest`` (same
     layout), skipping missing objects (the ingest reports missing files); the files written."""
+    from google.api_core.exceptions import NotFound  # the bigquery extra
+
     if client is None:
-        try:
-            from google.cloud import storage
-        except ImportError as exc:  # pragma: no cover - depends on the installed extras
-            raise IngestError(
-                f"reading {source} needs google-cloud-storage ({exc}); install the project "
-                "with the bigquery extra: pip install -e '.[bigquery]'"
-            ) from exc
+        from google.cloud import storage
+
         client = storage.Client()
-    from google.api_core.exceptions import NotFound
 
     bucket_name, prefix = split_gcs(source)
     bucket, written = client.bucket(bucket_name), []

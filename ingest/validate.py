@@ -1,15 +1,11 @@
 """Read and check one CSV file in DuckDB: the one read path of every warehouse.
 
 :func:`open_read` checks the header and decides, before any write, how DuckDB's reader
-takes the file: every column as VARCHAR, named from the header, no sniffing, records up to
-``MAX_LINE_BYTES``. A file whose records end in both LF and CRLF is read from a copy with
-LF ends (DuckDB's strict reader refuses or misreads it); one with quoted line breaks in a
-single thread (the parallel reader refuses some); one with a CR outside quotes is refused.
-
-:func:`write_rows` runs the one statement that writes every parsed record, in file order,
-typed, with ``_reject_reason`` (NULL for a valid row; see :mod:`ingest.rules`). Rejects are
-then located by one mechanism, :func:`_locate`: a record's position maps to its physical
-line and text through the file's record spans, computed only when there are rejects.
+takes the file: a copy with LF ends if records end in both LF and CRLF (the strict reader
+refuses or misreads it), one thread if quoted fields hold line breaks (the parallel reader
+refuses some). :func:`write_rows` runs the one statement that writes every parsed record in
+file order, typed, with ``_reject_reason`` (see :mod:`ingest.rules`); :func:`_locate` maps
+the rejects' positions to physical lines and text through the file's record spans.
 """
 
 from __future__ import annotations
@@ -35,8 +31,6 @@ from ingest.schemas import REJECT_RECORD_COLUMNS, TableSchema
 
 log = logging.getLogger(__name__)
 
-#: Files up to this size get exact (Python csv) record spans; larger ones quote parity,
-#: cross-checked against the reader's record count.
 EXACT_SPANS_MAX_BYTES = 64 << 20
 #: Longest record accepted (a longer one is rejected); also the reader's buffer size.
 MAX_LINE_BYTES = 64 << 20
@@ -84,7 +78,12 @@ def check_header(schema: TableSchema, path: Path) -> csvfile.Header:
     header = csvfile.read_header(path)
     missing = tuple(c for c in schema.required_columns if c not in header.columns)
     if missing:
-        raise MissingColumnError(path, schema.name, missing, header.columns)
+        raise MissingColumnError(
+            f"{path}: header (line 1) is missing required column(s) {', '.join(missing)} for "
+            f"table {schema.name}; found columns: {', '.join(header.columns) or '(none)'}. "
+            "Nothing was loaded from this file and the warehouse is unchanged: fix the header "
+            "(columns are matched by name, in any order) and load the file again."
+        )
     return header
 
 
@@ -96,42 +95,38 @@ class FileRead:
     path: Path
     header: csvfile.Header
     extra_columns: tuple[str, ...]
-    #: ``path``, or its copy with LF line ends.
-    read_path: Path
+    read_path: Path  # ``path``, a link to it or its copy with LF line ends
     parallel: bool
     spans: Callable[[], csvfile.RecordSpans]
 
-    def select(self, rejects: str, scan: str) -> str:
-        """Every parsed record, typed, with its ``_reject_reason``, in file order; records
-        the reader cannot take go to the temporary table ``rejects``."""
+    def select(self, rejects: str) -> str:
+        """The one read: every parsed record, typed, with its ``_reject_reason``, in file
+        order; the records the reader cannot take go to the temporary table ``rejects``."""
         header = self.header.columns
         # A sentinel column past the header, null padding and a NULL string that never
         # occurs: a missing trailing field is NULL, an empty one '', a surplus one fills
-        # the sentinel (the reader otherwise drops trailing empty fields).
+        # the sentinel.
         names = [f"c{i}" for i in range(len(header))] + ["c_surplus"]
         spec = "{" + ", ".join(f"'{n}': 'VARCHAR'" for n in names) + "}"
-        source = {
-            c: f"c{header.index(c)}" if c in header else "NULL::VARCHAR"
-            for c in self.schema.column_names
-        }
+        source = {c: f"c{header.index(c)}" for c in self.schema.column_names if c in header}
+        source = {c: source.get(c, "NULL::VARCHAR") for c in self.schema.column_names}
         helpers, typed, valid, reason = rules.row_sql(self.schema, source)
         fields_bad = f"(c_surplus IS NOT NULL OR c{len(header) - 1} IS NULL)"
         return (
             f"SELECT {typed}, CASE WHEN NOT {fields_bad} AND {valid} THEN NULL "
-            f"WHEN {fields_bad} THEN {rules.quote_literal(FIELDS)} ELSE {reason} END AS {REASON} "
-            f"FROM (SELECT *, {helpers} FROM read_csv("
-            f"{rules.quote_literal(str(self.read_path))}, columns = {spec}, "
-            "header = true, auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
-            "encoding = 'utf-8', null_padding = true, nullstr = '\\x00', strict_mode = true, "
-            f"max_line_size = {MAX_LINE_BYTES}, buffer_size = {MAX_LINE_BYTES}, "
-            f"parallel = {str(self.parallel).lower()}, store_rejects = true, "
-            f"rejects_table = '{rejects}', rejects_scan = '{scan}'))"
+            f"WHEN {fields_bad} THEN '{FIELDS}' ELSE {reason} END AS {REASON} "
+            f"FROM (SELECT *, {helpers} FROM read_csv({rules.quote_literal(str(self.read_path))}, "
+            f"columns = {spec}, header = true, auto_detect = false, delim = ',', quote = '\"', "
+            "escape = '\"', encoding = 'utf-8', null_padding = true, nullstr = '\\x00', "
+            f"strict_mode = true, max_line_size = {MAX_LINE_BYTES}, buffer_size = "
+            f"{MAX_LINE_BYTES}, parallel = {str(self.parallel).lower()}, store_rejects = true, "
+            f"rejects_table = '{rejects}', rejects_scan = '{rejects}_scan'))"
         )
 
 
 @contextlib.contextmanager
 def open_read(schema: TableSchema, path: Path) -> Iterator[FileRead]:
-    """Check ``path``'s header and decide how to read it; an LF copy lives in the block."""
+    """Check ``path``'s header and decide how to read it; a copy, if needed, lives in the block."""
     path = Path(path)
     header = check_header(schema, path)
     extra = tuple(
@@ -143,38 +138,31 @@ def open_read(schema: TableSchema, path: Path) -> Iterator[FileRead]:
         log.warning("%s: ignoring unknown column(s) %s", path, ", ".join(extra))
     with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
         odd = mm.find(b"\r") >= 0 or mm.find(b'"') >= 0
-    ends = csvfile.scan(path) if odd else None
-    if ends and ends.stray_cr_line is not None:
+    ends = csvfile.scan(path) if odd else csvfile.Scan(None, None, False, None)  # type: ignore[arg-type]
+    if ends.stray_cr_line is not None:
         raise IngestError(
             f"{path}: line {ends.stray_cr_line}: a carriage return (CR) outside quotes that does "
             "not end the line; quote the field that holds it (RFC 4180) or remove it, and load "
             "the file again"
         )
-    serial = bool(ends and ends.quoted_line_break)
-    if serial:
+    if ends.quoted_line_break:
         log.info("%s: quoted line breaks; reading the file in a single thread", path)
     with tempfile.TemporaryDirectory(prefix="nj-read-") as tmp:
         # DuckDB expands *, ? and [ in a path, with no escape: such a file is read through
         # a link with a plain name.
         read_path = Path(tmp) / "input.csv"
-        if ends and ends.mixed_crs is not None:
+        if ends.mixed_crs is not None:
             log.info("%s: both LF and CRLF line ends; reading a copy with LF", path)
             csvfile.copy_without(path, read_path, ends.mixed_crs)
         elif set("*?[") & set(str(path.absolute())):
             read_path.symlink_to(path.absolute())
         else:
             read_path = path
-        spans = functools.cache(lambda: _spans(path))
-        yield FileRead(schema, path, header, extra, read_path, not serial, spans)
-
-
-@dataclass(frozen=True)
-class FileRows:
-    counts: SliceCounts
-    #: rowid of the file's first parsed record in the written table.
-    first_rowid: int
-    #: Temporary table of the rejects (line_number, reason, line_text), if any.
-    rejects_table: str | None
+        # Exact spans (Python's csv) for files up to EXACT_SPANS_MAX_BYTES, else quote parity.
+        small = path.stat().st_size <= EXACT_SPANS_MAX_BYTES
+        exact = csvfile.record_spans_exact
+        spans = functools.cache(lambda: exact(path) if small else csvfile.scan(path).spans)
+        yield FileRead(schema, path, header, extra, read_path, not ends.quoted_line_break, spans)
 
 
 def write_rows(
@@ -183,23 +171,23 @@ def write_rows(
     statement: Callable[[str], str],
     table: str,
     where: str = "true",
-) -> FileRows:
-    """Run ``statement(select)``, which writes every record of :meth:`FileRead.select` into
-    the rows of ``table`` matching ``where``; then count and locate the rejects."""
-    tag = uuid.uuid4().hex[:12]
-    rej, scan = f"nj_rej_{tag}", f"nj_rejscan_{tag}"
+) -> tuple[SliceCounts, int, str | None]:
+    """Run ``statement(select)``, which writes every record of the one read into the rows of
+    ``table`` matching ``where``; then count and locate the rejects. Returns the counts, the
+    rowid of the first record and the temporary table of the rejects (if any)."""
+    rejects = f"nj_rej_{uuid.uuid4().hex[:12]}"
     try:
         try:
-            n_parsed = con.execute(statement(plan.select(rej, scan))).fetchone()[0]  # type: ignore[index]
+            (n_parsed,) = con.execute(statement(plan.select(rejects))).fetchone()  # type: ignore[misc]
         except duckdb.Error as exc:
+            detail = str(exc).replace(str(plan.read_path), str(plan.path))
             raise IngestError(
-                f"{plan.path}: could not be parsed as CSV "
-                f"({str(exc).replace(str(plan.read_path), str(plan.path))}); fix the file "
-                "(RFC 4180 quoting, UTF-8) and load it again"
+                f"{plan.path}: could not be parsed as CSV ({detail}); fix the file (RFC 4180 "
+                "quoting, UTF-8) and load it again"
             ) from exc
         structural = con.execute(
             f"SELECT line, string_agg(DISTINCT error_type || ': ' || error_message, '; ') "
-            f"FROM temp.{rej} GROUP BY line ORDER BY line"
+            f"FROM temp.{rejects} GROUP BY line ORDER BY line"
         ).fetchall()
         first, n_rule = con.execute(
             f"SELECT coalesce(min(rowid), 0), count({REASON}) FROM {table} WHERE {where}"
@@ -207,16 +195,18 @@ def write_rows(
         rejected = len(structural) + n_rule
         counts = SliceCounts(n_parsed + len(structural), n_parsed - n_rule, rejected)
         if not rejected:
-            return FileRows(counts, first, None)
+            return counts, first, None
         rule_rows = con.execute(
             f"SELECT rowid - {first}, {REASON} FROM {table} "
             f"WHERE {where} AND {REASON} IS NOT NULL ORDER BY 1"
         ).fetchall()
         located = _locate(plan, n_parsed, structural, rule_rows)
-        return FileRows(counts, first, _rejects_table(con, f"nj_rejects_{tag}", located))
+        return counts, first, _rejects_table(con, f"{rejects}_located", located)
     finally:
         with contextlib.suppress(duckdb.TransactionException):  # aborted: rolled back anyway
-            con.execute(f"DROP TABLE IF EXISTS temp.{rej}; DROP TABLE IF EXISTS temp.{scan}")
+            con.execute(
+                f"DROP TABLE IF EXISTS temp.{rejects}; DROP TABLE IF EXISTS temp.{rejects}_scan"
+            )
 
 
 def _rejects_table(con: duckdb.DuckDBPyConnection, name: str, rejects: Iterator[tuple]) -> str:
@@ -239,19 +229,13 @@ def _rejects_table(con: duckdb.DuckDBPyConnection, name: str, rejects: Iterator[
     return f"temp.{name}"
 
 
-def _spans(path: Path) -> csvfile.RecordSpans:
-    if path.stat().st_size <= EXACT_SPANS_MAX_BYTES:
-        return csvfile.record_spans_exact(path)
-    return csvfile.scan(path).spans
-
-
 def _locate(
     plan: FileRead, n_parsed: int, structural: list[tuple[int, str]], rule_rows: list[tuple]
 ) -> Iterator[tuple[int, str, str]]:
     """Reader rejects (record numbers) and rule rejects (parsed-row positions) as (physical
     line, reason, original text); raises before yielding when records do not map to lines."""
     path, spans, n_records = plan.path, plan.spans(), n_parsed + len(structural)
-    if len(spans.data_index()) != n_records and not spans.exact:
+    if len(spans.data_index()) != n_records and path.stat().st_size > EXACT_SPANS_MAX_BYTES:
         log.info("%s: quote-parity record scan disagrees; using the exact scan", path)
         spans = csvfile.record_spans_exact(path)
     data = spans.data_index()

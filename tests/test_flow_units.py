@@ -82,7 +82,7 @@ def test_transient_errors_are_retried(exc: BaseException) -> None:
     "exc",
     [
         IngestError("viewing_logs/2026-11-20.csv: line 3: bad"),
-        MissingColumnError(Path("x.csv"), "viewing_logs", ("user_id",), ("view_id",)),
+        MissingColumnError("x.csv: header (line 1) is missing required column(s) user_id"),
         FileNotFoundError("sample_data/viewing_logs/2026-11-20.csv"),
         PermissionError("denied"),
         ValueError("not a number"),

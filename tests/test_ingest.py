@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import subprocess
 import sys
@@ -546,9 +545,8 @@ def test_reconciliation_failure_rolls_back(
     from ingest.validate import SliceCounts
 
     def one_more_record(written):  # type: ignore[no-untyped-def]
-        counts = written.counts
-        more = SliceCounts(counts.rows_in_file + 1, *astuple(counts)[1:])
-        return dataclasses.replace(written, counts=more)
+        counts, *rest = written
+        return (SliceCounts(counts.rows_in_file + 1, *astuple(counts)[1:]), *rest)
 
     assert_failed_load_changes_nothing(
         settings,
@@ -582,7 +580,7 @@ def test_records_that_cannot_be_mapped_to_lines_refuse_the_file(
     from ingest import csvfile
 
     # As if the file's record boundaries disagreed with DuckDB's reader.
-    no_records = csvfile.RecordSpans(*[np.zeros(0, dtype=np.int64)] * 3, exact=True)
+    no_records = csvfile.RecordSpans(*[np.zeros(0, dtype=np.int64)] * 3)
     assert_failed_load_changes_nothing(
         settings,
         tmp_path,

@@ -22,7 +22,7 @@ import tempfile
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import duckdb
 
@@ -43,7 +43,6 @@ from ingest.validate import (
     FileRead,
     SliceCounts,
     SliceMeta,
-    check_reconciliation,
     write_rows,
 )
 
@@ -123,7 +122,7 @@ class BigQueryWarehouse:
                 ) from exc
         wanted = [(AUDIT_TABLE, AUDIT_COLUMNS, ["table_name"])]
         for schema in TABLES.values():
-            wanted.append((schema.name, raw_columns(schema), list(schema.cluster_by)))
+            wanted.append((schema.name, raw_columns(schema), [schema.key]))
             wanted.append((schema.rejected_table, REJECTED_COLUMNS, []))
         for name, columns, cluster_by in wanted:
             try:
@@ -144,31 +143,41 @@ class BigQueryWarehouse:
 
     def load_file(self, plan: FileRead, meta: SliceMeta) -> SliceCounts:
         """Read the file as on DuckDB, stage its rows and rejects, then swap its slice."""
+        from google.api_core import exceptions as gexc
+
         schema, stage = plan.schema, f"nj_stage_{uuid.uuid4().hex[:12]}"
         staged = f"_load_{schema.name}_{meta.file_date:%Y%m%d}"
         create = lambda select: f"CREATE TEMP TABLE {stage} AS {select}"  # noqa: E731
         try:
-            written = write_rows(self.con, plan, create, stage)
+            expected, first, rejects = write_rows(self.con, plan, create, stage)
             select = (
-                f"SELECT * EXCLUDE ({REASON}), rowid - {written.first_rowid} + 1 AS _source_row "
+                f"SELECT * EXCLUDE ({REASON}), rowid - {first} + 1 AS _source_row "
                 f"FROM {stage} WHERE {REASON} IS NULL ORDER BY rowid"
             )
             # Every column in every file: a staged file's rows, then its rejects.
-            rejects = written.rejects_table or (
+            rejects = rejects or (
                 "(SELECT NULL::BIGINT AS line_number, NULL::VARCHAR AS reason, "
                 "NULL::VARCHAR AS line_text LIMIT 0)"
             )
             select = f"FROM ({select}) UNION ALL BY NAME FROM {rejects}"
             self._stage(select, staged, staged_columns(schema))
-            counts = self._swap(plan, written.counts, meta, staged)
+            script = self.slice_script(plan, expected, meta, staged)
+            try:
+                (row,) = self.client.query(script).result()
+            except gexc.BadRequest as exc:
+                if RECONCILIATION_MARKER not in str(exc):
+                    raise
+                raise IngestError(
+                    f"{plan.path}: {exc.message}; the load was rolled back. This is a bug in "
+                    "the loader: report it with the file"
+                ) from exc
         finally:
             self.con.execute(f"DROP TABLE IF EXISTS {stage}")
             try:
                 self.client.delete_table(self.table_id(staged), not_found_ok=True)
             except Exception as exc:  # the load is already done, or already failed
                 log.warning("could not drop staging table %s (it expires): %s", staged, exc)
-        check_reconciliation(plan.path, written.counts, counts.rows_loaded, counts.rows_rejected)
-        return counts
+        return SliceCounts(*row.values())
 
     def _stage(self, select: str, name: str, columns: tuple[Column, ...]) -> None:
         """Load the rows of ``select`` into the staging table ``name`` (overwritten)."""
@@ -179,8 +188,7 @@ class BigQueryWarehouse:
             self.con.execute(f"COPY ({select}) TO '{path}' (FORMAT parquet, COMPRESSION zstd)")
             table = bigquery.Table(self.table_id(name), schema=schema_fields(columns))
             table.expires = datetime.now(UTC) + STAGING_EXPIRY
-            self.client.delete_table(table, not_found_ok=True)
-            self.client.create_table(table)
+            self.client.create_table(table, exists_ok=True)
             config = bigquery.LoadJobConfig(
                 source_format=bigquery.SourceFormat.PARQUET,
                 schema=schema_fields(columns),
@@ -234,27 +242,6 @@ class BigQueryWarehouse:
             f"FROM {audit} WHERE load_id = {load_id}",
         ]
         return ";\n".join(statements) + ";\n"
-
-    def _swap(
-        self, plan: FileRead, expected: SliceCounts, meta: SliceMeta, staged: str
-    ) -> SliceCounts:
-        from google.api_core import exceptions as gexc
-
-        try:
-            rows = list(self.client.query(self.slice_script(plan, expected, meta, staged)).result())
-        except gexc.BadRequest as exc:
-            if RECONCILIATION_MARKER in str(exc):
-                raise IngestError(
-                    f"{plan.path}: {exc.message}; the load was rolled back. This is a bug in "
-                    "the loader: report it with the file"
-                ) from exc
-            raise
-        if len(rows) != 1:
-            raise IngestError(
-                f"{plan.path}: expected one audit row for load {meta.load_id}, found {len(rows)}"
-            )
-        row: Any = rows[0]
-        return SliceCounts(int(row[0]), int(row[1]), int(row[2]))
 
     def close(self) -> None:
         self.con.close()

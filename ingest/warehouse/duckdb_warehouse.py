@@ -127,19 +127,16 @@ class DuckDBWarehouse:
                 + (f" AND table_name = {lit(schema.name)}" if table == AUDIT else "")
             )
         sql = lambda select: f"INSERT INTO {stored} SELECT *, {day} FROM ({select})"  # noqa: E731
-        written = write_rows(con, plan, sql, stored, f"_file_date = {day}")
-        if written.rejects_table:
+        counts, _, rejects = write_rows(con, plan, sql, stored, f"_file_date = {day}")
+        if rejects:
             con.execute(
                 f"INSERT INTO {rejected} SELECT {lit(meta.source_file)}, {day}, "
-                f"{lit(meta.loaded_at)}, * FROM {written.rejects_table}"
+                f"{lit(meta.loaded_at)}, * FROM {rejects}"
             )
-        (loaded, n_rejected), counts = (
-            con.execute(
-                f"SELECT (SELECT count(*) FROM {stored} WHERE _file_date = {day} AND {REASON} IS "
-                f"NULL), (SELECT count(*) FROM {rejected} WHERE _file_date = {day})"
-            ).fetchone(),
-            written.counts,
-        )  # type: ignore[misc]
+        (loaded, n_rejected) = con.execute(
+            f"SELECT (SELECT count(*) FROM {stored} WHERE _file_date = {day} AND {REASON} IS "
+            f"NULL), (SELECT count(*) FROM {rejected} WHERE _file_date = {day})"
+        ).fetchone()  # type: ignore[misc]
         check_reconciliation(plan.path, counts, loaded, n_rejected)
         audit_row = (meta.load_id, schema.name, meta.file_date, meta.source_file, meta.loaded_at)
         audit_row += (counts.rows_in_file, counts.rows_loaded, counts.rows_rejected)

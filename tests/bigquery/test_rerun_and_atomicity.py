@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from bq_pipeline import MARTS, RAW_KEYS, SAMPLE_DATA, bigquery_marts, bigquery_rows, sample_days
 
+import ingest.warehouse.bigquery as bigquery_warehouse
 from config.settings import Settings
 from ingest.errors import IngestError
 from ingest.schemas import TABLES
 from ingest.validate import SliceMeta, open_read
-import ingest.warehouse.bigquery as bigquery_warehouse
 from ingest.warehouse.bigquery import BigQueryWarehouse
 
 pytestmark = [pytest.mark.emulator, pytest.mark.integration]
@@ -134,10 +134,8 @@ def test_a_failed_slice_swap_leaves_the_previous_load_in_place(
         write_rows = bigquery_warehouse.write_rows
 
         def one_more_record(*args: Any, **kwargs: Any) -> Any:
-            written = write_rows(*args, **kwargs)
-            counts = written.counts
-            more = dataclasses.replace(counts, rows_in_file=counts.rows_in_file + 1)
-            return dataclasses.replace(written, counts=more)
+            counts, *rest = write_rows(*args, **kwargs)
+            return (dataclasses.replace(counts, rows_in_file=counts.rows_in_file + 1), *rest)
 
         monkeypatch.setattr(bigquery_warehouse, "write_rows", one_more_record)
         later = dataclasses.replace(meta, load_id="failed-load", loaded_at=datetime.now(UTC))
