@@ -142,7 +142,7 @@ def run_table_layout(path: Path, workdir: Path) -> int:
                 f"CREATE TABLE viewing_logs AS SELECT * EXCLUDE ({REASON}, n), "
                 f"'{path.name}' AS _source_file, DATE '{BENCH_FILE_DATE}' AS _file_date, "
                 "now() AS _loaded_at, n AS _source_row FROM (SELECT *, row_number() OVER () AS n "
-                f"FROM ({plan.select('nj_rej', 'nj_scan')})) WHERE {REASON} IS NULL"
+                f"FROM ({plan.select('nj_rej')})) WHERE {REASON} IS NULL"
             )
         return int(con.sql("select count(*) from viewing_logs").fetchone()[0])
     finally:

@@ -110,19 +110,49 @@ class Scan:
     mixed_crs: np.ndarray | None
 
 
+def has_line_over(mm: mmap.mmap, limit: int) -> bool:
+    """Whether ``limit`` bytes in a row hold no line feed (a window at a time: cheap)."""
+    start = 0
+    while start + limit < len(mm):
+        if (lf := mm.rfind(b"\n", start, start + limit)) < 0:
+            return True
+        start = lf + 1
+    return False
+
+
 def scan(path: Path) -> Scan:
-    buf = np.fromfile(path, dtype=np.uint8)
-    quotes, lfs, crs = (np.flatnonzero(buf == b) for b in (_QUOTE, _LF, _CR))
-    ends = lfs[(np.searchsorted(quotes, lfs) & 1) == 0]
+    with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        mm.madvise(mmap.MADV_WILLNEED)
+        buf = np.frombuffer(mm, dtype=np.uint8)
+        try:
+            return _scan(
+                buf,
+                *(
+                    np.flatnonzero(buf == b) if mm.find(bytes([b])) >= 0 else np.zeros(0, np.int64)
+                    for b in (_QUOTE, _LF, _CR)
+                ),
+            )
+        finally:
+            del buf
+
+
+def _scan(buf: np.ndarray, quotes: np.ndarray, lfs: np.ndarray, crs: np.ndarray) -> Scan:
+    def outside(at: np.ndarray) -> np.ndarray:
+        return (np.searchsorted(quotes, at) & 1) == 0 if len(quotes) else np.ones(len(at), bool)
+
+    is_end = outside(lfs)
+    ends = lfs[is_end]
     crlf = (ends > 0) & (buf[np.maximum(ends - 1, 0)] == _CR)
-    stray = crs[((np.searchsorted(quotes, crs) & 1) == 0) & ~np.isin(crs + 1, ends)]
-    start = np.concatenate(([0], ends + 1)).astype(np.int64)
-    end = np.concatenate((ends, [len(buf)])).astype(np.int64)
+    after = buf[np.minimum(crs + 1, len(buf) - 1)]  # a CR must end a line: LF after it
+    stray = crs[((after != _LF) | (crs + 1 == len(buf))) & outside(crs)]
+    start = np.concatenate(([0], ends + 1))
+    end = np.concatenate((ends, [len(buf)]))
+    line = np.concatenate(([1], np.flatnonzero(is_end) + 2))  # a record starts after its LF
     if start[-1] >= len(buf):  # the file ends with a terminator: no record after it
-        start, end = start[:-1], end[:-1]
+        start, end, line = start[:-1], end[:-1], line[:-1]
     end -= (end > start) & (buf[np.maximum(end - 1, 0)] == _CR)
     return Scan(
-        RecordSpans(start, end, np.searchsorted(lfs, start).astype(np.int64) + 1),
+        RecordSpans(start, end, line),
         int(np.searchsorted(lfs, stray[0])) + 1 if len(stray) else None,
         len(ends) < len(lfs),
         ends[crlf] - 1 if crlf.any() and not crlf.all() else None,

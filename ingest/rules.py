@@ -98,50 +98,51 @@ def parsed(col: Column, v: str) -> str | None:
 
 
 def checks(col: Column, v: str, p: str | None) -> list[tuple[str, str]]:
-    """The rules of ``col``: (SQL condition failing a non-blank value, SQL reason), in the
-    order they are reported; ``p`` is :func:`parsed` of ``v``. A blank value fails every
-    condition (it parses as NULL, and allowed values are never blank)."""
+    """The rules of ``col``: (SQL condition a non-blank value must meet, SQL reason when it
+    does not), in the order they are reported; ``p`` is :func:`parsed` of ``v``. A blank
+    value meets none (it parses as NULL, and allowed values are never blank). Each condition
+    after the first may assume the earlier ones hold (it may be NULL otherwise)."""
     q = quote_literal
     shown = f"{q(col.name + ': ' + chr(39))} || left({v}, 40) || {q(chr(39))}"
     rules: list[tuple[str, str]] = []
     if col.type == "int64":
-        digits = f"{v} GLOB {q(NON_DIGIT_GLOB)} AND NOT regexp_full_match({v}, {q(INT_PATTERN)})"
-        rules.append((f"({p} IS NULL OR ({digits}))", " is not an integer"))
+        digits = f"NOT {v} GLOB {q(NON_DIGIT_GLOB)} OR regexp_full_match({v}, {q(INT_PATTERN)})"
+        rules.append((f"{p} IS NOT NULL AND ({digits})", " is not an integer"))
         if col.rule == "non_negative":
-            rules.append((f"{p} < 0", " is negative (must be >= 0)"))
+            rules.append((f"{p} >= 0", " is negative (must be >= 0)"))
         elif col.rule == "positive":
-            rules.append((f"{p} <= 0", " must be > 0"))
+            rules.append((f"{p} > 0", " must be > 0"))
         if col.maximum is not None:
-            rules.append((f"{p} > {int(col.maximum)}", f" is above the maximum {col.maximum}"))
+            rules.append((f"{p} <= {int(col.maximum)}", f" is above the maximum {col.maximum}"))
     elif col.type == "timestamp":
         iso = (
             f"{v} GLOB {q(TIMESTAMP_COMMON_GLOB)} OR regexp_full_match({v}, {q(TIMESTAMP_PATTERN)})"
         )
         rules.append(
             (
-                f"({p} IS NULL OR NOT ({iso}))",
+                f"{p} IS NOT NULL AND ({iso})",
                 " is not an ISO 8601 timestamp (e.g. 2026-11-25T08:15:30Z)",
             )
         )
         in_range = f"BETWEEN TIMESTAMPTZ '{TIMESTAMP_MIN}' AND TIMESTAMPTZ '{TIMESTAMP_MAX}'"
         rules.append(
-            (f"{p} NOT {in_range}", f" is outside {TIMESTAMP_MIN[:10]} to {TIMESTAMP_MAX[:10]} UTC")
+            (f"{p} {in_range}", f" is outside {TIMESTAMP_MIN[:10]} to {TIMESTAMP_MAX[:10]} UTC")
         )
     elif col.type == "date":
-        rules.append((f"{p} IS NULL", " is not a date (YYYY-MM-DD)"))
+        rules.append((f"{p} IS NOT NULL", " is not a date (YYYY-MM-DD)"))
     if col.rule == "one_of":
         norm = f"lower(trim({v}, {q(BLANK)}))" if col.lowercase else v
         allowed = ", ".join(map(q, col.allowed))
-        rules.append((f"{norm} NOT IN ({allowed})", " is not one of " + ", ".join(col.allowed)))
-    return [(cond, f"{shown} || {q(text)}") for cond, text in rules]
+        rules.append((f"{norm} IN ({allowed})", " is not one of " + ", ".join(col.allowed)))
+    return [(f"({cond})", f"{shown} || {q(text)}") for cond, text in rules]
 
 
 def ok(col: Column, v: str, p: str | None) -> str:
     """SQL boolean: ``v`` is valid for ``col`` (exactly when :func:`violation` is NULL)."""
-    rules = [cond for cond, _ in checks(col, v, p)]
-    if not rules:
+    conds = [cond for cond, _ in checks(col, v, p)]
+    if not conds:
         return _not_blank(v) if col.required else "true"
-    passes = "(" + " AND ".join(f"NOT {cond}" for cond in rules) + ")"
+    passes = "(" + " AND ".join(conds) + ")"
     # A blank value fails the checks, so a required one needs no separate blank test.
     return passes if col.required else f"({passes} OR {_blank(v)})"
 
@@ -149,7 +150,7 @@ def ok(col: Column, v: str, p: str | None) -> str:
 def violation(col: Column, v: str, p: str | None) -> str:
     """SQL: NULL when ``v`` is valid for ``col``, else the first reason it is not."""
     empty = quote_literal(f"{col.name}: required value is empty") if col.required else "NULL"
-    whens = "".join(f" WHEN {cond} THEN {reason}" for cond, reason in checks(col, v, p))
+    whens = "".join(f" WHEN NOT {cond} THEN {reason}" for cond, reason in checks(col, v, p))
     return f"CASE WHEN {_blank(v)} THEN {empty}{whens} ELSE NULL END"
 
 

@@ -32,8 +32,9 @@ from ingest.schemas import REJECT_RECORD_COLUMNS, TableSchema
 log = logging.getLogger(__name__)
 
 EXACT_SPANS_MAX_BYTES = 64 << 20
-#: Longest record accepted (a longer one is rejected); also the reader's buffer size.
-MAX_LINE_BYTES = 64 << 20
+#: Longest record accepted (a longer one is rejected). Past the reader's default (2 MB) its
+#: buffers must grow too, which leaves less to read in parallel: only for files that need it.
+MAX_LINE_BYTES, DEFAULT_MAX_LINE_BYTES = 64 << 20, 2_000_000
 REASON = "_reject_reason"
 #: Placeholder reason for a wrong field count, replaced once the record text is known.
 FIELDS = "wrong number of fields"
@@ -97,6 +98,7 @@ class FileRead:
     extra_columns: tuple[str, ...]
     read_path: Path  # ``path``, a link to it or its copy with LF line ends
     parallel: bool
+    long_records: bool
     spans: Callable[[], csvfile.RecordSpans]
 
     def select(self, rejects: str) -> str:
@@ -112,14 +114,16 @@ class FileRead:
         source = {c: source.get(c, "NULL::VARCHAR") for c in self.schema.column_names}
         helpers, typed, valid, reason = rules.row_sql(self.schema, source)
         fields_bad = f"(c_surplus IS NOT NULL OR c{len(header) - 1} IS NULL)"
+        sizes = f"max_line_size = {MAX_LINE_BYTES}, buffer_size = {MAX_LINE_BYTES}, "
+        sizes = sizes if self.long_records else ""
         return (
             f"SELECT {typed}, CASE WHEN NOT {fields_bad} AND {valid} THEN NULL "
             f"WHEN {fields_bad} THEN '{FIELDS}' ELSE {reason} END AS {REASON} "
             f"FROM (SELECT *, {helpers} FROM read_csv({rules.quote_literal(str(self.read_path))}, "
             f"columns = {spec}, header = true, auto_detect = false, delim = ',', quote = '\"', "
             "escape = '\"', encoding = 'utf-8', null_padding = true, nullstr = '\\x00', "
-            f"strict_mode = true, max_line_size = {MAX_LINE_BYTES}, buffer_size = "
-            f"{MAX_LINE_BYTES}, parallel = {str(self.parallel).lower()}, store_rejects = true, "
+            f"strict_mode = true, {sizes}parallel = {str(self.parallel).lower()}, "
+            "store_rejects = true, "
             f"rejects_table = '{rejects}', rejects_scan = '{rejects}_scan'))"
         )
 
@@ -138,7 +142,12 @@ def open_read(schema: TableSchema, path: Path) -> Iterator[FileRead]:
         log.warning("%s: ignoring unknown column(s) %s", path, ", ".join(extra))
     with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
         odd = mm.find(b"\r") >= 0 or mm.find(b'"') >= 0
+        long_records = csvfile.has_line_over(mm, DEFAULT_MAX_LINE_BYTES)
     ends = csvfile.scan(path) if odd else csvfile.Scan(None, None, False, None)  # type: ignore[arg-type]
+    if odd:  # a record with quoted line breaks may be longer than any of its lines
+        long_records |= bool(
+            (ends.spans.end - ends.spans.start).max(initial=0) > DEFAULT_MAX_LINE_BYTES
+        )
     if ends.stray_cr_line is not None:
         raise IngestError(
             f"{path}: line {ends.stray_cr_line}: a carriage return (CR) outside quotes that does "
@@ -162,7 +171,8 @@ def open_read(schema: TableSchema, path: Path) -> Iterator[FileRead]:
         small = path.stat().st_size <= EXACT_SPANS_MAX_BYTES
         exact = csvfile.record_spans_exact
         spans = functools.cache(lambda: exact(path) if small else csvfile.scan(path).spans)
-        yield FileRead(schema, path, header, extra, read_path, not ends.quoted_line_break, spans)
+        parallel = not ends.quoted_line_break
+        yield FileRead(schema, path, header, extra, read_path, parallel, long_records, spans)
 
 
 def write_rows(
@@ -247,12 +257,13 @@ def _locate(
         )
     # The reader numbers records from 1 with the header and blank lines included.
     struct_idx = np.array([line - 1 for line, _ in structural], dtype=np.int64)
-    if not np.isin(struct_idx, data).all():
+    at = np.searchsorted(data, struct_idx)  # data is sorted
+    if len(at) and (at.max() >= len(data) or (data[at] != struct_idx).any()):
         raise IngestError(
             f"{path}: could not map the CSV reader's rejected records to lines; check the "
             "file's quoting and load it again"
         )
-    ok_idx = np.setdiff1d(data, struct_idx, assume_unique=True)
+    ok_idx = np.delete(data, at)
     todo = [(int(i), msg) for i, (_, msg) in zip(struct_idx, structural, strict=True)]
     todo += [(int(ok_idx[position]), reason) for position, reason in rule_rows]
     n_columns = len(plan.header.columns)
