@@ -18,7 +18,7 @@ nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_existing_virtualenvs = True
 # A session that cannot find its interpreter fails instead of being skipped silently.
 nox.options.error_on_missing_interpreters = True
-nox.options.sessions = ["lint", "tests", "e2e", "bigquery", "terraform", "workflows"]
+nox.options.sessions = ["lint", "tests", "e2e", "prefect", "bigquery", "terraform", "workflows"]
 
 #: Sessions run on the interpreter that runs nox (any Python 3.11+), so a machine with a
 #: single Python needs nothing else.
@@ -106,7 +106,8 @@ def tests(session: nox.Session) -> None:
     env = session_env(session, DUCKDB_PATH=fresh_warehouse(session, "tests.duckdb"))
     # `python -m pytest` puts the repo root on sys.path, so tests can share helpers
     # (`from tests.<module> import ...`).
-    session.run("python", "-m", "pytest", "--ignore=tests/e2e", *session.posargs, env=env)
+    ignore = ("--ignore=tests/e2e", "--ignore=tests/prefect")
+    session.run("python", "-m", "pytest", *ignore, *session.posargs, env=env)
 
 
 @nox.session(python=PYTHON)
@@ -120,6 +121,15 @@ def e2e(session: nox.Session) -> None:
     install(session, "dev")
     env = session_env(session, DUCKDB_PATH=fresh_warehouse(session, "e2e.duckdb"))
     session.run("python", "-m", "pytest", "tests/e2e", *session.posargs, env=env)
+
+
+@nox.session(python=PYTHON)
+def prefect(session: nox.Session) -> None:
+    """The nightly deployment as Terraform declares it, run on a real loopback Prefect server."""
+    install(session, "dev")
+    session.run(
+        "python", "-m", "pytest", "tests/prefect", *session.posargs, env=session_env(session)
+    )
 
 
 @nox.session(python=PYTHON)

@@ -51,6 +51,9 @@ class Settings:
     duckdb_analytics_path: Path | None = None
     #: Prepended to every BigQuery dataset name (throwaway datasets in tests); "" in production.
     bigquery_dataset_prefix: str = ""
+    #: Where dbt keeps each warehouse's state and logs (``target/<key>``, ``logs/<key>``); by
+    #: default the dbt project. A deployment sets it to a folder that outlives the run's clone.
+    state_dir: Path | None = None
 
     @property
     def warehouse_kind(self) -> Literal["duckdb", "bigquery"]:
@@ -98,6 +101,7 @@ class Settings:
             "bigquery_location": env.get("BIGQUERY_LOCATION") or "EU",
             "bigquery_api_endpoint": env.get("BIGQUERY_API_ENDPOINT") or None,
             "duckdb_analytics_path": _absolute(env.get("DUCKDB_ANALYTICS_PATH")),
+            "state_dir": _absolute(env.get("NIGHTJAR_STATE_DIR")),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         prefix = env.get("BIGQUERY_DATASET_PREFIX") or ""

@@ -31,8 +31,16 @@ from flows.dbt_build import DbtBuildError, DbtBuildResult, raise_for_failure, ru
 from flows.publish import Publication, publish, published_watermark
 from flows.retry import RETRIES, RETRY_DELAYS_S, retry_on_transient
 from flows.run_lock import RunLockedError, run_lock
-from flows.summary import FileLoad, PipelineSummary, render_markdown
-from ingest import HeaderError, IngestError, NoInputError, check_header, drops_for, ingest_date
+from flows.summary import PipelineSummary, render_markdown
+from ingest import (
+    HeaderError,
+    IngestError,
+    LoadResult,
+    NoInputError,
+    check_header,
+    drops_for,
+    ingest_date,
+)
 from ingest.schemas import TABLES as TABLES_BY_NAME
 from ingest.sources import is_gcs, local_drops
 
@@ -90,11 +98,9 @@ def check_headers(source_dir: str | Path, dates: Sequence[date]) -> int:
     return checked
 
 
-def ingest_day(settings: Settings, run_date: date, source_dir: str | Path) -> list[FileLoad]:
+def ingest_day(settings: Settings, run_date: date, source_dir: str | Path) -> list[LoadResult]:
     """Load both tables' files for ``run_date`` and report each file load."""
-    results = ingest_date(settings, run_date, Path(source_dir))
-    loads = [FileLoad.from_load_result(r) for r in results]
-    return loads
+    return ingest_date(settings, run_date, Path(source_dir))
 
 
 def dbt_build(settings: Settings, full_refresh: bool = False) -> DbtBuildResult:
@@ -108,14 +114,27 @@ def dbt_build(settings: Settings, full_refresh: bool = False) -> DbtBuildResult:
     published = None if full_refresh else published_watermark(settings)
     variables = {"published_watermark": published.isoformat()} if published else {}
     since = ("--vars", json.dumps(variables)) if variables else ()
+    state = settings.state_dir or DBT_PROJECT_DIR
     return run_dbt_build(
         DBT_PROJECT_DIR,
         settings.target,
         settings.dbt_env(),
         full_refresh=full_refresh,
-        log_path=DBT_PROJECT_DIR / "logs" / settings.run_key,
-        extra=("--target-path", str(DBT_PROJECT_DIR / "target" / settings.run_key), *since),
+        log_path=state / "logs" / settings.run_key,
+        extra=("--target-path", str(state / "target" / settings.run_key), *since),
     )
+
+
+def send_logs_to_prefect(*loggers: str) -> None:
+    """Send what these loggers (and their children) write at INFO and above to the current
+    Prefect run's logs too, once per process."""
+    from prefect.logging.handlers import APILogHandler
+
+    for name in loggers:
+        logger = logging.getLogger(name)
+        logger.setLevel(min(logger.getEffectiveLevel(), logging.INFO))
+        if not any(isinstance(h, APILogHandler) for h in logger.handlers):
+            logger.addHandler(APILogHandler())
 
 
 # --- Prefect tasks: thin wrappers ------------------------------------------------------------
@@ -136,7 +155,7 @@ def preflight_task(source_dir: str, dates: list[date]) -> int:
     retry_condition_fn=retry_on_transient,
     cache_policy=NO_CACHE,
 )
-def ingest_task(settings: Settings, run_date: date, source_dir: str) -> list[FileLoad]:
+def ingest_task(settings: Settings, run_date: date, source_dir: str) -> list[LoadResult]:
     loads = ingest_day(settings, run_date, source_dir)
     logger = get_run_logger()
     for load in loads:
@@ -225,6 +244,7 @@ def daily_pipeline(
         dashboard: Render the local dashboard at the end.
         wait: If another run holds the warehouse, wait for it instead of failing.
     """
+    send_logs_to_prefect("ingest", "flows")  # the loads' audit lines, dbt's node lines
     settings = Settings.from_env(target=target)
     with run_lock(settings.run_lock_path, wait=wait):
         return _daily_pipeline(settings, run_date, source_dir, end_date, full_refresh, dashboard)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -94,6 +95,8 @@ def build_args(
     ``dbt build``, the dbt tests), not in every nightly run, as dbt advises."""
     args = [
         "build",
+        # Off a terminal (a worker, CI, a pipe) colour codes would only be noise in the logs.
+        "--use-colors" if sys.stdout.isatty() else "--no-use-colors",
         "--exclude-resource-type",
         "unit_test",
         "--project-dir",
@@ -159,6 +162,21 @@ def _node_result(run_result: object) -> NodeResult:
     )
 
 
+#: dbt's events that report one node's result ("1 of 40 OK created ...", "PASS ..."): each
+#: becomes a line of this module's log, which the flow sends to Prefect.
+NODE_RESULT_EVENTS = frozenset(
+    {"LogModelResult", "LogTestResult", "LogSeedResult", "LogSnapshotResult", "LogNodeNoOpResult"}
+)
+
+
+def _log_node_result(event: object) -> None:
+    info = event.info  # type: ignore[attr-defined]
+    if info.name in NODE_RESULT_EVENTS:
+        log.log(
+            logging.WARNING if info.level in ("warn", "error") else logging.INFO, "%s", info.msg
+        )
+
+
 def count_outcomes(nodes: tuple[NodeResult, ...]) -> dict[str, int]:
     """Nodes per outcome, every outcome present (0 when none)."""
     counts = dict.fromkeys(OUTCOMES, 0)
@@ -189,7 +207,7 @@ def run_dbt_build(
     started = time.perf_counter()
     with _environ(env):
         try:
-            outcome = dbtRunner().invoke(args)
+            outcome = dbtRunner(callbacks=[_log_node_result]).invoke(args)
         finally:
             release_duckdb()
     seconds = time.perf_counter() - started

@@ -14,39 +14,6 @@ from ingest import LoadResult
 SLOWEST_NODES = 10
 
 
-@dataclass(frozen=True)
-class FileLoad:
-    """One file load, as reported in the summary."""
-
-    table: str
-    file_date: date
-    source_file: str
-    rows_in_file: int
-    rows_loaded: int
-    rows_rejected: int
-    extra_columns: tuple[str, ...] = ()
-    seconds: float | None = None
-
-    @property
-    def reconciles(self) -> bool:
-        """Rows in the file = rows loaded + rows rejected."""
-        return self.rows_in_file == self.rows_loaded + self.rows_rejected
-
-    @classmethod
-    def from_load_result(cls, result: LoadResult) -> FileLoad:
-        """Adapt an :class:`ingest.LoadResult`."""
-        return cls(
-            table=result.table,
-            file_date=result.file_date,
-            source_file=result.source_file,
-            rows_in_file=result.rows_in_file,
-            rows_loaded=result.rows_loaded,
-            rows_rejected=result.rows_rejected,
-            extra_columns=tuple(result.extra_columns),
-            seconds=result.seconds,
-        )
-
-
 @dataclass
 class PipelineSummary:
     """Everything the run did, filled in step by step (so a failed run still reports)."""
@@ -55,7 +22,7 @@ class PipelineSummary:
     dates: list[date]
     source_dir: str
     warehouse: str = ""
-    loads: list[FileLoad] = field(default_factory=list)
+    loads: list[LoadResult] = field(default_factory=list)
     ingest_seconds: float = 0.0
     dbt: DbtBuildResult | None = None
     #: what ``analytics`` now shows, when this run published it
@@ -139,7 +106,7 @@ def render_markdown(summary: PipelineSummary) -> str:
                 for name, t in sorted(summary.totals().items())
             ),
         )
-        bad = [load for load in summary.loads if not load.reconciles]
+        bad = [x for x in summary.loads if x.rows_in_file != x.rows_loaded + x.rows_rejected]
         if bad:
             out += ["", "**Not reconciled** (read != loaded + rejected):"]
             out += [f"- {load.table} {load.source_file}" for load in bad]

@@ -23,8 +23,8 @@ from flows.dbt_build import (
     raise_for_failure,
 )
 from flows.retry import is_transient, retry_on_transient
-from flows.summary import FileLoad, PipelineSummary, render_markdown
-from ingest import IngestError, MissingColumnError, NoInputError
+from flows.summary import PipelineSummary, render_markdown
+from ingest import IngestError, LoadResult, MissingColumnError, NoInputError
 
 
 def test_run_dates_single_day_and_backfill_range_in_order() -> None:
@@ -196,9 +196,31 @@ def test_summary_markdown_reports_rows_nodes_and_timings() -> None:
         source_dir="sample_data",
         warehouse="warehouse/nightjar.duckdb",
         loads=[
-            FileLoad("viewing_logs", date(2026, 11, 20), "2026-11-20.csv", 10, 8, 2, ("note",)),
-            FileLoad("viewing_logs", date(2026, 11, 21), "2026-11-21.csv", 5, 5, 0),
-            FileLoad("social_interactions", date(2026, 11, 20), "2026-11-20.csv", 7, 6, 1),
+            LoadResult(
+                table="viewing_logs",
+                file_date=date(2026, 11, 20),
+                source_file="2026-11-20.csv",
+                rows_in_file=10,
+                rows_loaded=8,
+                rows_rejected=2,
+                extra_columns=("note",),
+            ),
+            LoadResult(
+                table="viewing_logs",
+                file_date=date(2026, 11, 21),
+                source_file="2026-11-21.csv",
+                rows_in_file=5,
+                rows_loaded=5,
+                rows_rejected=0,
+            ),
+            LoadResult(
+                table="social_interactions",
+                file_date=date(2026, 11, 20),
+                source_file="2026-11-20.csv",
+                rows_in_file=7,
+                rows_loaded=6,
+                rows_rejected=1,
+            ),
         ],
         ingest_seconds=1.5,
         dbt=_result(success=False),
@@ -221,7 +243,16 @@ def test_summary_markdown_reports_rows_nodes_and_timings() -> None:
 
 def test_summary_flags_a_file_that_does_not_reconcile() -> None:
     summary = PipelineSummary(target="dev", dates=[date(2026, 11, 20)], source_dir="d")
-    summary.loads.append(FileLoad("viewing_logs", date(2026, 11, 20), "a.csv", 10, 8, 1))
+    summary.loads.append(
+        LoadResult(
+            table="viewing_logs",
+            file_date=date(2026, 11, 20),
+            source_file="a.csv",
+            rows_in_file=10,
+            rows_loaded=8,
+            rows_rejected=1,
+        )
+    )
     md = render_markdown(summary)
     assert "Not reconciled" in md and "viewing_logs a.csv" in md
     assert "# Nightly pipeline succeeded" in md
