@@ -69,7 +69,11 @@ def deployment(
             name=NAME,
             work_pool=POOL,
             repository=f"file://{bare}",
-            env={"NIGHTJAR_TARGET": "ci", "DUCKDB_PATH": str(warehouse)},
+            env={
+                "NIGHTJAR_TARGET": "ci",
+                "DUCKDB_PATH": str(warehouse),
+                "NIGHTJAR_STATE_DIR": str(work / "state"),
+            },
         ),
     )
     worker = start(
