@@ -11,6 +11,10 @@
 #   Credentials from the metadata server: short-lived tokens, nothing to rotate or leak.
 
 locals {
+  # The deployment's one definition, shared with tools/deploy.py (nox -s prefect registers it
+  # on a local Prefect server and runs it): entrypoint, tags, schedule, concurrency, env.
+  deployment = jsondecode(file("${path.module}/deployment.json"))
+
   prefect_api_url = "https://api.prefect.cloud/api/accounts/${var.prefect_account_id}/workspaces/${var.prefect_workspace_id}"
 
   # Parameters of flows/daily_pipeline.py:daily_pipeline for the scheduled runs. run_date is
@@ -116,16 +120,16 @@ resource "prefect_work_pool" "this" {
 }
 
 resource "prefect_flow" "daily_pipeline" {
-  name = "daily-pipeline"
-  tags = ["nightjar"]
+  name = local.deployment.flow_name
+  tags = local.deployment.tags
 }
 
 resource "prefect_deployment" "daily_pipeline" {
   name        = "nightly-${var.environment}"
-  description = "Nightly load of the CSV drops into BigQuery raw, then dbt build of the analytics marts."
+  description = local.deployment.description
   flow_id     = prefect_flow.daily_pipeline.id
-  entrypoint  = "flows/daily_pipeline.py:daily_pipeline"
-  tags        = ["nightjar", var.environment]
+  entrypoint  = local.deployment.entrypoint
+  tags        = concat(local.deployment.tags, [var.environment])
 
   work_pool_name  = prefect_work_pool.this.name
   work_queue_name = "default"
@@ -134,25 +138,28 @@ resource "prefect_deployment" "daily_pipeline" {
   # Generated from the flow's signature (python -m tools.parameter_schema; a test keeps it
   # current): the server validates every run's parameters and the UI shows a form.
   parameter_openapi_schema = file("${path.module}/daily_pipeline.parameters.json")
-  enforce_parameter_schema = true
+  enforce_parameter_schema = local.deployment.enforce_parameter_schema
 
   # One run at a time; a run due while another runs waits for it (the flow also takes a
   # lock on the warehouse, flows/run_lock.py).
-  concurrency_limit = 1
+  concurrency_limit = local.deployment.concurrency_limit
   concurrency_options = {
-    collision_strategy = "ENQUEUE"
+    collision_strategy = local.deployment.collision_strategy
   }
 
   job_variables = jsonencode({
     image                = var.flow_image
     region               = var.region
     service_account_name = google_service_account.pipeline_runner.email
-    env = {
-      NIGHTJAR_TARGET                = "prod"
-      BIGQUERY_PROJECT               = var.project_id
-      BIGQUERY_LOCATION              = var.location
-      DBT_SEND_ANONYMOUS_USAGE_STATS = "false"
-    }
+    # Sized for the largest daily file: see "Sizing the nightly job" in docs/operations.md.
+    cpu     = var.job_cpu
+    memory  = var.job_memory
+    timeout = var.job_timeout_seconds
+    env = merge(local.deployment.env, {
+      NIGHTJAR_TARGET   = "prod"
+      BIGQUERY_PROJECT  = var.project_id
+      BIGQUERY_LOCATION = var.location
+    })
   })
 
   # The code comes from git at run time; the image only carries the pinned dependencies.
@@ -169,8 +176,8 @@ resource "prefect_deployment" "daily_pipeline" {
 resource "prefect_deployment_schedule" "nightly" {
   deployment_id = prefect_deployment.daily_pipeline.id
   active        = var.schedule_active
-  cron          = "0 2 * * *"
-  timezone      = var.schedule_timezone
+  cron          = local.deployment.cron
+  timezone      = local.deployment.timezone
 }
 
 # --- Alerting -----------------------------------------------------------------------------------

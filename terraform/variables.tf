@@ -178,15 +178,22 @@ variable "worker_image" {
   default     = "prefecthq/prefect:3-python3.11"
 }
 
-variable "schedule_timezone" {
-  description = "IANA time zone in which the nightly 02:00 schedule fires."
+variable "job_cpu" {
+  description = "vCPUs of each nightly Cloud Run job (see docs/operations.md, Sizing the nightly job)."
   type        = string
-  default     = "Europe/Paris"
+  default     = "2"
+}
 
-  validation {
-    condition     = can(regex("^(UTC|[A-Z][A-Za-z_]+(/[A-Z][A-Za-z0-9_+-]+)+)$", var.schedule_timezone))
-    error_message = "schedule_timezone must be an IANA zone name such as Europe/Paris, or UTC."
-  }
+variable "job_memory" {
+  description = "Memory of each nightly Cloud Run job (see docs/operations.md, Sizing the nightly job)."
+  type        = string
+  default     = "4Gi"
+}
+
+variable "job_timeout_seconds" {
+  description = "Longest a nightly Cloud Run job may run before Cloud Run stops it."
+  type        = number
+  default     = 3600
 }
 
 variable "schedule_active" {

@@ -8,6 +8,7 @@ expression text, so a rule that needs a literal fails loudly instead of guessing
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,9 +132,17 @@ def resolve(config: TerraformConfig, value: Any, depth: int = 0) -> Any:
     if not match:
         return value
     inner = match.group(1).strip()
-    local = re.fullmatch(r"local\.([A-Za-z_][A-Za-z0-9_-]*)", inner)
+    data_file = re.fullmatch(r'jsondecode\(file\("\$\{path\.module\}/([^"]+)"\)\)', inner)
+    if data_file:  # a data file of the module, as Terraform would decode it
+        return json.loads((config.directory / data_file.group(1)).read_text(encoding="utf-8"))
+    local = re.fullmatch(r"local\.([A-Za-z_][A-Za-z0-9_-]*)((?:\.[A-Za-z_]\w*)*)", inner)
     if local and local.group(1) in config.locals:
-        return resolve(config, config.locals[local.group(1)], depth + 1)
+        found = resolve(config, config.locals[local.group(1)], depth + 1)
+        for key in filter(None, local.group(2).split(".")):
+            if not isinstance(found, dict) or key not in found:
+                return value
+            found = found[key]
+        return found
     var = re.fullmatch(r"var\.([A-Za-z_][A-Za-z0-9_-]*)", inner)
     if var and "default" in config.variables.get(var.group(1), {}):
         return config.variables[var.group(1)]["default"]

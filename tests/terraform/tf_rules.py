@@ -370,7 +370,7 @@ def deployment_entrypoint(config: TerraformConfig, repo_root: Path = REPO_ROOT) 
     violations = []
     for deployment in deployments:
         where = deployment.address
-        entrypoint = str(deployment.body.get("entrypoint", ""))
+        entrypoint = str(resolve(config, deployment.body.get("entrypoint", "")))
         if ":" not in entrypoint:
             violations.append(f"{where}: entrypoint {entrypoint!r} is not <path.py>:<function>")
             continue
@@ -398,10 +398,10 @@ def deployment_entrypoint(config: TerraformConfig, repo_root: Path = REPO_ROOT) 
             continue
         flow_ref = re.search(r"prefect_flow\.(\w+)\.id", str(deployment.body.get("flow_id", "")))
         flow = config.find("prefect_flow", flow_ref.group(1)) if flow_ref else None
-        if flow is not None and str(flow.body.get("name")) != flow_name:
+        if flow is not None and str(resolve(config, flow.body.get("name"))) != flow_name:
             violations.append(
-                f"{flow.address}: name {flow.body.get('name')!r} differs from the flow's "
-                f"name {flow_name!r}"
+                f"{flow.address}: name {resolve(config, flow.body.get('name'))!r} differs from "
+                f"the flow's name {flow_name!r}"
             )
         params = deployment_parameters(config, deployment)
         if params is None:
