@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import sys
+import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,12 +171,20 @@ NODE_RESULT_EVENTS = frozenset(
 )
 
 
-def _log_node_result(event: object) -> None:
-    info = event.info  # type: ignore[attr-defined]
-    if info.name in NODE_RESULT_EVENTS:
-        log.log(
-            logging.WARNING if info.level in ("warn", "error") else logging.INFO, "%s", info.msg
-        )
+def _node_result_logger() -> Callable[[object], None]:
+    """A dbt event callback logging each node's result line. dbt reports them from its own
+    threads: each line is logged in the caller's context (e.g. Prefect's run context, which
+    tells Prefect's log handler the run the line belongs to)."""
+    context, lock = contextvars.copy_context(), threading.Lock()
+
+    def on_event(event: object) -> None:
+        info = event.info  # type: ignore[attr-defined]
+        if info.name in NODE_RESULT_EVENTS:
+            level = logging.WARNING if info.level in ("warn", "error") else logging.INFO
+            with lock:
+                context.run(log.log, level, "%s", info.msg)
+
+    return on_event
 
 
 def count_outcomes(nodes: tuple[NodeResult, ...]) -> dict[str, int]:
@@ -207,7 +217,7 @@ def run_dbt_build(
     started = time.perf_counter()
     with _environ(env):
         try:
-            outcome = dbtRunner(callbacks=[_log_node_result]).invoke(args)
+            outcome = dbtRunner(callbacks=[_node_result_logger()]).invoke(args)
         finally:
             release_duckdb()
     seconds = time.perf_counter() - started
