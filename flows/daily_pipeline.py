@@ -19,11 +19,12 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from pydantic import Field
 
 from config.settings import DBT_PROJECT_DIR, TARGETS, Settings
 from flows.dashboard_step import run_dashboard_step
@@ -49,6 +50,12 @@ log = logging.getLogger(__name__)
 SUMMARY_ARTIFACT_KEY = "daily-pipeline-summary"
 #: The targets, for the deployment's parameter schema (a test checks they are config's TARGETS).
 TargetName = Literal["dev", "ci", "prod"]
+#: A date parameter. The pattern is in the deployment's schema because Prefect's server
+#: checks patterns but not the ``date`` format: it refuses ``2026-13-01`` before any run.
+IsoDate = Annotated[
+    date | None,
+    Field(json_schema_extra={"pattern": r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"}),
+]
 DEFAULT_SOURCE_DIR = "sample_data"
 
 
@@ -224,10 +231,10 @@ def summary_task(summary: PipelineSummary) -> str:
 
 @flow(name="daily-pipeline")
 def daily_pipeline(
-    run_date: date | None = None,
+    run_date: IsoDate = None,
     target: TargetName | None = None,
     source_dir: str = DEFAULT_SOURCE_DIR,
-    end_date: date | None = None,
+    end_date: IsoDate = None,
     full_refresh: bool = False,
     dashboard: bool = False,
     wait: bool = False,
