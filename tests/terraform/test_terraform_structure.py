@@ -7,6 +7,7 @@ with a message naming the problem.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 pytest.importorskip("hcl2", reason="python-hcl2 is installed by the `terraform` nox session")
 
 import tf_rules
-from tf_config import REPO_ROOT, TERRAFORM_DIR, TerraformConfig, load
+from tf_config import REPO_ROOT, TERRAFORM_DIR, TerraformConfig, load, resolve
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 DBT_DIR = REPO_ROOT / "dbt"
@@ -195,6 +196,25 @@ def test_the_deployment_sends_the_generated_parameter_schema_and_runs_one_at_a_t
     schema = str(body.get("parameter_openapi_schema", ""))
     assert "daily_pipeline.parameters.json" in schema, schema
     assert (TERRAFORM_DIR / "daily_pipeline.parameters.json").is_file()
-    assert body.get("enforce_parameter_schema") is True
-    assert body.get("concurrency_limit") == 1
-    assert body.get("concurrency_options", {}).get("collision_strategy") == "ENQUEUE"
+    assert resolve(real, body.get("enforce_parameter_schema")) is True
+    assert resolve(real, body.get("concurrency_limit")) == 1
+    options = body.get("concurrency_options", {})
+    assert resolve(real, options.get("collision_strategy")) == "ENQUEUE"
+
+
+def test_the_deployment_is_defined_once_in_the_file_the_local_registration_reads(
+    real: TerraformConfig,
+) -> None:
+    """tools/deploy.py registers the deployment elsewhere (nox -s prefect) from the same
+    data file: Terraform restates none of it."""
+    spec = json.loads((TERRAFORM_DIR / "deployment.json").read_text(encoding="utf-8"))
+    (deployment,) = real.of_type("prefect_deployment")
+    (schedule,) = real.of_type("prefect_deployment_schedule")
+    (flow,) = real.of_type("prefect_flow")
+    assert resolve(real, deployment.body["entrypoint"]) == spec["entrypoint"]
+    assert resolve(real, deployment.body["description"]) == spec["description"]
+    assert resolve(real, flow.body["name"]) == spec["flow_name"]
+    assert (resolve(real, schedule.body["cron"]), resolve(real, schedule.body["timezone"])) == (
+        spec["cron"],
+        spec["timezone"],
+    )
