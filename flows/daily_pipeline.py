@@ -2,7 +2,7 @@
 
 Run it locally (no Prefect server needed; a temporary one starts by itself)::
 
-    python -m flows.daily_pipeline --run-date 2026-11-25 --target dev --source-dir sample_data
+    nightjar --run-date 2026-11-25 --target dev --source-dir sample_data
 
 The flow is thin: the work is done by plain functions (``ingest_day``, ``run_dbt_build``,
 ``render_markdown``) that tests call without Prefect. Tasks only add names, retries and logs.
@@ -10,14 +10,12 @@ The flow is thin: the work is done by plain functions (``ingest_day``, ``run_dbt
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
 import time
-from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -26,24 +24,21 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from pydantic import Field
 
-from config.settings import DBT_PROJECT_DIR, TARGETS, Settings
+from config.settings import DBT_PROJECT_DIR, Settings
+from flows.cli import (  # plain functions, and the command line (re-exported: main)
+    DEFAULT_SOURCE_DIR,
+    check_headers,
+    main,
+    run_dates,
+)
 from flows.dashboard_step import run_dashboard_step
 from flows.dbt_build import DbtBuildError, DbtBuildResult, raise_for_failure, run_dbt_build
 from flows.publish import Publication, publish, published_watermark
 from flows.retry import RETRIES, RETRY_DELAYS_S, retry_on_transient
-from flows.run_lock import RunLockedError, run_lock
+from flows.run_lock import run_lock
 from flows.summary import PipelineSummary, render_markdown
-from ingest import (
-    HeaderError,
-    IngestError,
-    LoadResult,
-    NoInputError,
-    check_header,
-    drops_for,
-    ingest_date,
-)
-from ingest.schemas import TABLES as TABLES_BY_NAME
-from ingest.sources import is_gcs, local_drops
+from ingest import LoadResult, ingest_date
+from ingest.sources import local_drops
 
 log = logging.getLogger(__name__)
 
@@ -56,28 +51,9 @@ IsoDate = Annotated[
     date | None,
     Field(json_schema_extra={"pattern": r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"}),
 ]
-DEFAULT_SOURCE_DIR = "sample_data"
 
 
 # --- plain functions -------------------------------------------------------------------------
-
-
-def default_run_date(today: date | None = None) -> date:
-    """Yesterday, in UTC: the day the nightly drop covers."""
-    return (today or datetime.now(UTC).date()) - timedelta(days=1)
-
-
-def run_dates(run_date: date | None, end_date: date | None = None) -> list[date]:
-    """The dates to load, in order: ``run_date`` alone, or ``run_date`` to ``end_date``."""
-    start = run_date or default_run_date()
-    if end_date is None:
-        return [start]
-    if end_date < start:
-        raise ValueError(
-            f"end date {end_date} is before run date {start}; "
-            "a backfill runs from --run-date up to and including --end-date"
-        )
-    return [start + timedelta(days=i) for i in range((end_date - start).days + 1)]
 
 
 def describe_warehouse(settings: Settings) -> str:
@@ -85,24 +61,6 @@ def describe_warehouse(settings: Settings) -> str:
     if settings.warehouse_kind == "duckdb":
         return f"{settings.duckdb_path} (published: {settings.analytics_path})"
     return f"BigQuery project {settings.bigquery_project or '(default)'}"
-
-
-def check_headers(source_dir: str | Path, dates: Sequence[date]) -> int:
-    """Refuse the run before loading anything if a date has no file at all, or a file
-    lacks a required column.
-
-    Every file of every date is checked up front (headers only, cheap), so a bad file in a
-    backfill or in the second table of a day leaves the warehouse exactly as it was.
-    Returns the number of files checked. Raises :class:`ingest.NoInputError` for a date
-    without files, :class:`ingest.HeaderError` (of which :class:`ingest.MissingColumnError`
-    is one kind) for a refused header.
-    """
-    checked = 0
-    for day in dates:
-        for table, path in drops_for(Path(source_dir), day).items():
-            check_header(TABLES_BY_NAME[table], path)
-            checked += 1
-    return checked
 
 
 def ingest_day(settings: Settings, run_date: date, source_dir: str | Path) -> list[LoadResult]:
@@ -302,63 +260,6 @@ def _daily_pipeline(
 # --- command line ----------------------------------------------------------------------------
 
 
-def _iso_date(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
-
-
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m flows.daily_pipeline",
-        description="Run the nightly pipeline: ingest the CSV drops for a date (or a range), "
-        "then one dbt build (models and tests), then print a summary.",
-    )
-    parser.add_argument(
-        "--run-date",
-        type=_iso_date,
-        default=None,
-        help="file date to load, YYYY-MM-DD (default: yesterday in UTC, "
-        f"which is {default_run_date()} now)",
-    )
-    parser.add_argument(
-        "--end-date",
-        type=_iso_date,
-        default=None,
-        help="backfill: load every date from --run-date to this date, in order "
-        "(default: only --run-date)",
-    )
-    parser.add_argument(
-        "--target",
-        choices=sorted(TARGETS),
-        default=None,
-        help="warehouse and dbt target (default: $NIGHTJAR_TARGET, else dev)",
-    )
-    parser.add_argument(
-        "--source-dir",
-        default=DEFAULT_SOURCE_DIR,
-        help="folder, or gs://bucket/prefix, holding <table>/<YYYY-MM-DD>.csv "
-        f"(default: {DEFAULT_SOURCE_DIR})",
-    )
-    parser.add_argument(
-        "--full-refresh",
-        action="store_true",
-        help="rebuild incremental models from all of raw (default: incremental)",
-    )
-    parser.add_argument(
-        "--wait",
-        action="store_true",
-        help="if another run holds the warehouse, wait for it instead of failing at once",
-    )
-    parser.add_argument(
-        "--dashboard",
-        action="store_true",
-        help="render the local dashboard from the marts at the end (default: off)",
-    )
-    return parser.parse_args(argv)
-
-
 #: Seconds to wait for the temporary Prefect API to start: Prefect's default (20 s) is too
 #: short on a busy laptop or CI machine.
 EPHEMERAL_API_STARTUP_TIMEOUT_S = 180
@@ -372,84 +273,6 @@ def patient_ephemeral_api() -> AbstractContextManager[object]:
     if (timeout.value() or 0) >= EPHEMERAL_API_STARTUP_TIMEOUT_S:
         return nullcontext()
     return temporary_settings(updates={timeout: EPHEMERAL_API_STARTUP_TIMEOUT_S})
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry point; returns the process exit status."""
-    args = parse_args(argv)
-    try:
-        settings = Settings.from_env(target=args.target)
-        dates = run_dates(args.run_date, args.end_date)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        # Before Prefect starts, so a mistake is told at once: a missing folder, a date without
-        # files (with the nearest dates that have some), a refused header. The flow checks
-        # again (deployments do not come through here).
-        if not is_gcs(args.source_dir):
-            check_headers(args.source_dir, dates)
-        # Taken before Prefect starts too, so a second run fails at once; the flow re-enters it.
-        with run_lock(settings.run_lock_path, wait=args.wait), patient_ephemeral_api():
-            summary = daily_pipeline(
-                run_date=dates[0],
-                target=settings.target,
-                source_dir=args.source_dir,
-                end_date=args.end_date,
-                full_refresh=args.full_refresh,
-                dashboard=args.dashboard,
-                wait=args.wait,
-            )
-    except RunLockedError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except DbtBuildError as exc:
-        print(f"\nPIPELINE FAILED in dbt build.\n{exc}", file=sys.stderr)
-        return 1
-    except Exception as exc:
-        step = "ingest" if isinstance(exc, IngestError) else "the pipeline"
-        print(f"\nPIPELINE FAILED in {step}.\n{type(exc).__name__}: {exc}", file=sys.stderr)
-        if isinstance(exc, HeaderError | NoInputError):
-            print(
-                "Nothing was loaded: every date's files and headers are checked before any "
-                "file is loaded. Fix the cause above and re-run the same command.",
-                file=sys.stderr,
-            )
-        elif step == "ingest":
-            print(
-                "Files loaded before this one are kept (each file load is atomic); fix the file "
-                "named above and re-run the same command.",
-                file=sys.stderr,
-            )
-        return 1
-    loaded = sum(load.rows_loaded for load in summary.loads)
-    rejected = sum(load.rows_rejected for load in summary.loads)
-    print(
-        f"\nPipeline succeeded on {summary.target}: {len(summary.loads)} files, "
-        f"{loaded} rows loaded, {rejected} rejected; warehouse: {summary.warehouse}"
-    )
-    print(how_to_query(settings))
-    return 0
-
-
-def how_to_query(settings: Settings) -> str:
-    """Where the published marts are, and a command that reads them."""
-    if settings.warehouse_kind == "bigquery":
-        project = settings.bigquery_project or "<project>"
-        return f"Published marts: BigQuery dataset {project}.{settings.analytics_dataset}"
-    here = Path.cwd()
-    published, python = settings.analytics_path, Path(sys.executable)
-    published = published.relative_to(here) if published.is_relative_to(here) else published
-    python = python.relative_to(here) if python.is_relative_to(here) else python
-    query = "select * from analytics.mart_content_performance order by 1, 2 limit 10"
-    return "\n".join(
-        [
-            f"Published marts (the file readers open; a reader never blocks a run): {published}",
-            f"  {python} -c \"import duckdb; duckdb.connect('{published}', read_only=True)"
-            f".sql('{query}').show()\"",
-            f'  duckdb -readonly {published} "select * from analytics.mart_users limit 10"',
-        ]
-    )
 
 
 if __name__ == "__main__":

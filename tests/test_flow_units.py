@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from config.settings import REPO_ROOT
-from flows.daily_pipeline import default_run_date, parse_args, run_dates
+from flows.cli import default_run_date, parse_args, run_dates
 from flows.dbt_build import (
     ERRORED,
     FAILED,

@@ -142,7 +142,8 @@ def test_a_run_with_parameters_completes_and_reports_to_prefect(deployment: dict
     assert any(name.startswith("ingest") for name in names), names
     assert any("rows in file" in m for m in messages)
     node_lines = [m for m in messages if re.search(r"\b(OK created|PASS)\b", m)]
-    assert any("mart_users" in m for m in node_lines), "\n".join(f"{log.name}: {log.message[:150]}" for log in logs)
+    shown = "\n".join(f"{log.name}: {log.message[:150]}" for log in logs)
+    assert any("mart_users" in m for m in node_lines), shown
     assert not [m for m in messages if "\x1b[" in m], "ANSI colour codes reached the logs"
 
 

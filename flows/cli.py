@@ -1,0 +1,210 @@
+"""The command line of the nightly pipeline (``nightjar``, or ``python -m flows.cli``).
+
+Fast on a mistake: the arguments, the target, the source folder, the dates and every file's
+header are checked before Prefect is even imported (``--help`` needs none of it either).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from config.settings import TARGETS, Settings
+
+DEFAULT_SOURCE_DIR = "sample_data"
+
+
+def default_run_date(today: date | None = None) -> date:
+    """Yesterday, in UTC: the day the nightly drop covers."""
+    return (today or datetime.now(UTC).date()) - timedelta(days=1)
+
+
+def run_dates(run_date: date | None, end_date: date | None = None) -> list[date]:
+    """The dates to load, in order: ``run_date`` alone, or ``run_date`` to ``end_date``."""
+    start = run_date or default_run_date()
+    if end_date is None:
+        return [start]
+    if end_date < start:
+        raise ValueError(
+            f"end date {end_date} is before run date {start}; "
+            "a backfill runs from --run-date up to and including --end-date"
+        )
+    return [start + timedelta(days=i) for i in range((end_date - start).days + 1)]
+
+
+def check_headers(source_dir: str | Path, dates: Sequence[date]) -> int:
+    """Refuse the run before loading anything if a date has no file at all, or a file
+    lacks a required column.
+
+    Every file of every date is checked up front (headers only, cheap), so a bad file in a
+    backfill or in the second table of a day leaves the warehouse exactly as it was.
+    Returns the number of files checked. Raises :class:`ingest.NoInputError` for a date
+    without files, :class:`ingest.HeaderError` (of which :class:`ingest.MissingColumnError`
+    is one kind) for a refused header.
+    """
+    from ingest import check_header, drops_for
+    from ingest.schemas import TABLES
+
+    checked = 0
+    for day in dates:
+        for table, path in drops_for(Path(source_dir), day).items():
+            check_header(TABLES[table], path)
+            checked += 1
+    return checked
+
+
+def _iso_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="nightjar",
+        description="Run the nightly pipeline: ingest the CSV drops for a date (or a range), "
+        "then one dbt build (models and tests), then print a summary.",
+    )
+    parser.add_argument(
+        "--run-date",
+        type=_iso_date,
+        default=None,
+        help="file date to load, YYYY-MM-DD (default: yesterday in UTC, "
+        f"which is {default_run_date()} now)",
+    )
+    parser.add_argument(
+        "--end-date",
+        type=_iso_date,
+        default=None,
+        help="backfill: load every date from --run-date to this date, in order "
+        "(default: only --run-date)",
+    )
+    parser.add_argument(
+        "--target",
+        choices=sorted(TARGETS),
+        default=None,
+        help="warehouse and dbt target (default: $NIGHTJAR_TARGET, else dev)",
+    )
+    parser.add_argument(
+        "--source-dir",
+        default=DEFAULT_SOURCE_DIR,
+        help="folder, or gs://bucket/prefix, holding <table>/<YYYY-MM-DD>.csv "
+        f"(default: {DEFAULT_SOURCE_DIR})",
+    )
+    parser.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="rebuild incremental models from all of raw (default: incremental)",
+    )
+    parser.add_argument(
+        "--wait",
+        action="store_true",
+        help="if another run holds the warehouse, wait for it instead of failing at once",
+    )
+    parser.add_argument(
+        "--dashboard",
+        action="store_true",
+        help="render the local dashboard from the marts at the end (default: off)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; returns the process exit status."""
+    args = parse_args(argv)
+    try:
+        settings = Settings.from_env(target=args.target)
+        dates = run_dates(args.run_date, args.end_date)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    from flows.dbt_build import DbtBuildError
+    from flows.run_lock import RunLockedError, run_lock
+    from ingest import HeaderError, IngestError, NoInputError
+    from ingest.sources import is_gcs
+
+    try:
+        # Before Prefect starts, so a mistake is told at once: a missing folder, a date without
+        # files (with the nearest dates that have some), a refused header. The flow checks
+        # again (deployments do not come through here).
+        if not is_gcs(args.source_dir):
+            check_headers(args.source_dir, dates)
+        from flows import daily_pipeline as pipeline  # imports Prefect: only after the checks
+
+        # Taken before Prefect starts too, so a second run fails at once; the flow re-enters it.
+        with run_lock(settings.run_lock_path, wait=args.wait), pipeline.patient_ephemeral_api():
+            if not os.environ.get("PREFECT_API_URL"):
+                print(
+                    "Starting a temporary Prefect API for this run (about 20 s, up to 100 s on a "
+                    "busy machine; set PREFECT_API_URL to use a running server) ...",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            summary = pipeline.daily_pipeline(
+                run_date=dates[0],
+                target=settings.target,
+                source_dir=args.source_dir,
+                end_date=args.end_date,
+                full_refresh=args.full_refresh,
+                dashboard=args.dashboard,
+                wait=args.wait,
+            )
+    except RunLockedError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except DbtBuildError as exc:
+        print(f"\nPIPELINE FAILED in dbt build.\n{exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        step = "ingest" if isinstance(exc, IngestError) else "the pipeline"
+        print(f"\nPIPELINE FAILED in {step}.\n{type(exc).__name__}: {exc}", file=sys.stderr)
+        if isinstance(exc, HeaderError | NoInputError):
+            print(
+                "Nothing was loaded: every date's files and headers are checked before any "
+                "file is loaded. Fix the cause above and re-run the same command.",
+                file=sys.stderr,
+            )
+        elif step == "ingest":
+            print(
+                "Files loaded before this one are kept (each file load is atomic); fix the file "
+                "named above and re-run the same command.",
+                file=sys.stderr,
+            )
+        return 1
+    loaded = sum(load.rows_loaded for load in summary.loads)
+    rejected = sum(load.rows_rejected for load in summary.loads)
+    print(
+        f"\nPipeline succeeded on {summary.target}: {len(summary.loads)} files, "
+        f"{loaded} rows loaded, {rejected} rejected; warehouse: {summary.warehouse}"
+    )
+    print(how_to_query(settings))
+    return 0
+
+
+def how_to_query(settings: Settings) -> str:
+    """Where the published marts are, and a command that reads them."""
+    if settings.warehouse_kind == "bigquery":
+        project = settings.bigquery_project or "<project>"
+        return f"Published marts: BigQuery dataset {project}.{settings.analytics_dataset}"
+    here = Path.cwd()
+    published, python = settings.analytics_path, Path(sys.executable)
+    published = published.relative_to(here) if published.is_relative_to(here) else published
+    python = python.relative_to(here) if python.is_relative_to(here) else python
+    query = "select * from analytics.mart_content_performance order by 1, 2 limit 10"
+    return "\n".join(
+        [
+            f"Published marts (the file readers open; a reader never blocks a run): {published}",
+            f"  {python} -c \"import duckdb; duckdb.connect('{published}', read_only=True)"
+            f".sql('{query}').show()\"",
+            f'  duckdb -readonly {published} "select * from analytics.mart_users limit 10"',
+        ]
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
