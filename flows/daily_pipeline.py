@@ -38,7 +38,7 @@ from flows.retry import RETRIES, RETRY_DELAYS_S, retry_on_transient
 from flows.run_lock import run_lock
 from flows.summary import PipelineSummary, render_markdown
 from ingest import LoadResult, ingest_date
-from ingest.sources import local_drops
+from ingest.sources import download_drops, local_drops
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +103,20 @@ def send_logs_to_prefect(*loggers: str) -> None:
 
 
 # --- Prefect tasks: thin wrappers ------------------------------------------------------------
+
+
+@task(
+    name="download",
+    retries=RETRIES,
+    retry_delay_seconds=RETRY_DELAYS_S,
+    retry_condition_fn=retry_on_transient,
+    cache_policy=NO_CACHE,
+)
+def download_task(source: str, dates: list[date], dest: Path) -> int:
+    """Copy the run's drops from Cloud Storage (transient errors are retried)."""
+    files = download_drops(source, dates, dest)
+    get_run_logger().info("downloaded %d file(s) from %s", len(files), source)
+    return len(files)
 
 
 @task(name="check-headers", cache_policy=NO_CACHE)
@@ -209,7 +223,7 @@ def daily_pipeline(
         dashboard: Render the local dashboard at the end.
         wait: If another run holds the warehouse, wait for it instead of failing.
     """
-    send_logs_to_prefect("ingest", "flows")  # the loads' audit lines, dbt's node lines
+    send_logs_to_prefect("ingest", "flows", "flows.dbt_build.nodes")  # audit and dbt node lines
     settings = Settings.from_env(target=target)
     with run_lock(settings.run_lock_path, wait=wait):
         return _daily_pipeline(settings, run_date, source_dir, end_date, full_refresh, dashboard)
@@ -232,7 +246,7 @@ def _daily_pipeline(
     )
     try:
         # A gs://bucket/prefix source is copied to a local folder first (ingest/sources.py).
-        with local_drops(source_dir, summary.dates) as drops:
+        with local_drops(source_dir, summary.dates, download=download_task) as drops:
             preflight_task(str(drops), summary.dates)
             for day in summary.dates:
                 summary.loads += ingest_task(settings, day, str(drops))

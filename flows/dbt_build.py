@@ -14,6 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 log = logging.getLogger(__name__)
+#: dbt's node result lines: not passed to the parent loggers (dbt prints them on the console
+#: itself); the flow sends them to Prefect.
+node_log = logging.getLogger(f"{__name__}.nodes")
+node_log.propagate = False
 
 PASSED = "passed"
 WARNED = "warned"
@@ -182,7 +186,7 @@ def _node_result_logger() -> Callable[[object], None]:
         if info.name in NODE_RESULT_EVENTS:
             level = logging.WARNING if info.level in ("warn", "error") else logging.INFO
             with lock:
-                context.run(log.log, level, "%s", info.msg)
+                context.run(node_log.log, level, "%s", info.msg)
 
     return on_event
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -65,13 +65,20 @@ def download_drops(
 
 @contextlib.contextmanager
 def local_drops(
-    source: str | Path, dates: Iterable[date], client: Any | None = None
+    source: str | Path,
+    dates: Iterable[date],
+    client: Any | None = None,
+    download: Callable[[str, list[date], Path], object] | None = None,
 ) -> Iterator[Path]:
-    """A local folder with the drops of ``dates``: ``source`` itself, or a temporary copy of
-    a ``gs://`` prefix, removed on exit."""
+    """A local folder with the drops of ``dates``: ``source`` itself, or a temporary copy of a
+    ``gs://`` prefix made by ``download`` (default :func:`download_drops`; the flow passes its
+    retried task), removed on exit."""
     if not is_gcs(source):
         yield Path(source)
         return
     with tempfile.TemporaryDirectory(prefix="nightjar-drops-") as tmp:
-        download_drops(str(source), list(dates), Path(tmp), client=client)
+        if download is None:
+            download_drops(str(source), list(dates), Path(tmp), client=client)
+        else:
+            download(str(source), list(dates), Path(tmp))
         yield Path(tmp)

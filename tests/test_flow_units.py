@@ -328,3 +328,11 @@ def test_a_date_without_files_lists_the_nearest_dates_that_have_some(
     assert f"no input files for {after}" in err
     assert f"dates with files: {', '.join(dates[-3:])} (nearest of {len(dates)}" in err
     assert f"{dates[0]} to {dates[-1]}" in err and "Traceback" not in err
+
+
+def test_the_cloud_storage_download_is_a_retried_task_of_the_flow() -> None:
+    from flows.daily_pipeline import download_task
+    from flows.retry import RETRIES, retry_on_transient
+
+    assert download_task.retries == RETRIES
+    assert download_task.retry_condition_fn is retry_on_transient

@@ -182,3 +182,17 @@ def test_the_marts_agree_with_each_other(warehouse: tuple[Path, Path]) -> None:
     )[0]
     assert int(totals["uw"]) == int(totals["cw"])
     assert int(totals["uv"]) == int(totals["cv"])
+
+
+def test_source_freshness_runs_and_the_raw_tables_are_fresh(
+    warehouse: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The freshness the sources declare (``_loaded_at`` within 36 h) is checked by dbt itself:
+    ``dbt source freshness``, as an operator or a monitor runs it, passes after the runs."""
+    from tests.dbt_helpers import run_dbt
+
+    db, _ = warehouse
+    monkeypatch.setenv("DUCKDB_PATH", str(db))
+    result = run_dbt(["source", "freshness"], tmp_path, target="ci")
+    statuses = {r.node.name: str(r.status) for r in result.result.results}
+    assert statuses == {"viewing_logs": "pass", "social_interactions": "pass"}, statuses
