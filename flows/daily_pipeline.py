@@ -14,7 +14,8 @@ import json
 import logging
 import sys
 import time
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
@@ -90,16 +91,24 @@ def dbt_build(settings: Settings, full_refresh: bool = False) -> DbtBuildResult:
     )
 
 
-def send_logs_to_prefect(*loggers: str) -> None:
-    """Send what these loggers (and their children) write at INFO and above to the current
-    Prefect run's logs too, once per process."""
+@contextmanager
+def logs_to_prefect(*loggers: str) -> Iterator[None]:
+    """While the block runs, also send what these loggers (and their children) write at INFO
+    and above to the current Prefect run's logs."""
     from prefect.logging.handlers import APILogHandler
 
+    handler, saved = APILogHandler(), {}
     for name in loggers:
         logger = logging.getLogger(name)
+        saved[name] = logger.level
         logger.setLevel(min(logger.getEffectiveLevel(), logging.INFO))
-        if not any(isinstance(h, APILogHandler) for h in logger.handlers):
-            logger.addHandler(APILogHandler())
+        logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        for name, level in saved.items():
+            logging.getLogger(name).removeHandler(handler)
+            logging.getLogger(name).setLevel(level)
 
 
 # --- Prefect tasks: thin wrappers ------------------------------------------------------------
@@ -223,9 +232,12 @@ def daily_pipeline(
         dashboard: Render the local dashboard at the end.
         wait: If another run holds the warehouse, wait for it instead of failing.
     """
-    send_logs_to_prefect("ingest", "flows", "flows.dbt_build.nodes")  # audit and dbt node lines
     settings = Settings.from_env(target=target)
-    with run_lock(settings.run_lock_path, wait=wait):
+    # The loads' audit lines and dbt's node lines, in the run's logs.
+    with (
+        logs_to_prefect("ingest", "flows", "flows.dbt_build.nodes"),
+        run_lock(settings.run_lock_path, wait=wait),
+    ):
         return _daily_pipeline(settings, run_date, source_dir, end_date, full_refresh, dashboard)
 
 

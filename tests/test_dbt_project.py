@@ -63,7 +63,6 @@ def test_prod_target_compiles_to_bigquery_sql(
     run_dbt(
         [
             "compile",
-            "--no-populate-cache",
             "--select",
             "resource_type:model",
         ],

@@ -1,18 +1,13 @@
 """The BigQuery warehouse: raw tables in a BigQuery dataset, each slice replaced atomically.
 
-A file is read exactly as for DuckDB (:func:`ingest.validate.write_rows`, into a temporary
-table of an in-memory DuckDB); then:
-
-1. its rows (and rejects, if any) go to Parquet and are loaded, with explicit schemas from
-   :mod:`ingest.schemas`, into staging tables named per (table, file date) with
-   ``WRITE_TRUNCATE``: a retried load overwrites its own staging table, never appends;
-2. one multi-statement transaction deletes the slice from the raw, rejected and audit
-   tables, inserts the staged rows with their lineage, writes the audit row from what was
-   inserted, checks rows in file = loaded + rejected (``ERROR()`` rolls back) and commits;
-3. the staging tables are dropped (they expire after a day should a run die first).
-
-Raw tables are partitioned by ``_file_date`` (the slice a re-delivery replaces) and
-clustered by the event id (what the dbt models join on).
+A file is read exactly as for DuckDB (:func:`ingest.validate.write_rows`, into an in-memory
+DuckDB). Its rows and rejects go to Parquet and are loaded into one staging table named per
+(table, file date) with ``WRITE_TRUNCATE`` (a retried load overwrites it, never appends).
+One multi-statement transaction then deletes the slice from the raw, rejected and audit
+tables, inserts the staged rows with their lineage, writes the audit row from what was
+inserted, checks rows in file = loaded + rejected (``ERROR()`` rolls back) and commits. The
+staging table is dropped (it expires after a day should a run die first). Raw tables are
+partitioned by ``_file_date`` (the slice a re-delivery replaces) and clustered by event id.
 """
 
 from __future__ import annotations
@@ -38,13 +33,7 @@ from ingest.schemas import (
     Column,
     TableSchema,
 )
-from ingest.validate import (
-    REASON,
-    FileRead,
-    SliceCounts,
-    SliceMeta,
-    write_rows,
-)
+from ingest.validate import REASON, FileRead, SliceCounts, SliceMeta, write_rows
 
 if TYPE_CHECKING:
     from google.cloud import bigquery
@@ -74,11 +63,6 @@ def raw_columns(schema: TableSchema) -> tuple[Column, ...]:
     return schema.columns + LINEAGE_COLUMNS
 
 
-def staged_columns(schema: TableSchema) -> tuple[Column, ...]:
-    """A staging table: a file's rows with ``_source_row``, then its rejects' columns."""
-    return schema.columns + LINEAGE_COLUMNS[-1:] + REJECT_RECORD_COLUMNS
-
-
 def bq_string(value: str) -> str:
     """A GoogleSQL string literal."""
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n") + "'"
@@ -96,7 +80,7 @@ class BigQueryWarehouse:
         self.con = duckdb.connect()
         self.con.execute("SET TimeZone = 'UTC'")
 
-    def table_id(self, name: str) -> str:
+    def table_id(self, name: str) -> str:  # project.dataset.name
         return f"{self.project}.{self.dataset}.{name}"
 
     def sql_table(self, name: str) -> str:
@@ -154,13 +138,15 @@ class BigQueryWarehouse:
                 f"SELECT * EXCLUDE ({REASON}), rowid - {first} + 1 AS _source_row "
                 f"FROM {stage} WHERE {REASON} IS NULL ORDER BY rowid"
             )
-            # Every column in every file: a staged file's rows, then its rejects.
             rejects = rejects or (
                 "(SELECT NULL::BIGINT AS line_number, NULL::VARCHAR AS reason, "
                 "NULL::VARCHAR AS line_text LIMIT 0)"
             )
             select = f"FROM ({select}) UNION ALL BY NAME FROM {rejects}"
-            self._stage(select, staged, staged_columns(schema))
+            # A file's rows with their _source_row, then its rejects' columns.
+            self._stage(
+                select, staged, schema.columns + LINEAGE_COLUMNS[-1:] + REJECT_RECORD_COLUMNS
+            )
             script = self.slice_script(plan, expected, meta, staged)
             try:
                 (row,) = self.client.query(script).result()
