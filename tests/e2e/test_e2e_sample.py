@@ -196,3 +196,28 @@ def test_source_freshness_runs_and_the_raw_tables_are_fresh(
     result = run_dbt(["source", "freshness"], tmp_path, target="ci")
     statuses = {r.node.name: str(r.status) for r in result.result.results}
     assert statuses == {"viewing_logs": "pass", "social_interactions": "pass"}, statuses
+
+
+def test_dbt_docs_show_the_marts_readers(
+    warehouse: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``dbt docs generate`` builds the catalog of the warehouse, and the docs' lineage ends at
+    the exposures: the Power BI report and the local dashboard, both reading both marts."""
+    import json
+
+    from tests.dbt_helpers import run_dbt
+
+    db, _ = warehouse
+    monkeypatch.setenv("DUCKDB_PATH", str(db))
+    run_dbt(["docs", "generate"], tmp_path, target="ci")
+    catalog = json.loads((tmp_path / "catalog.json").read_text(encoding="utf-8"))
+    assert {"model.nightjar.mart_users", "model.nightjar.mart_content_performance"} <= set(
+        catalog["nodes"]
+    )
+    manifest = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
+    exposures = {e["name"]: e["depends_on"]["nodes"] for e in manifest["exposures"].values()}
+    marts = ["model.nightjar.mart_content_performance", "model.nightjar.mart_users"]
+    assert {name: sorted(nodes) for name, nodes in exposures.items()} == {
+        "powerbi_report": marts,
+        "local_dashboard": marts,
+    }
