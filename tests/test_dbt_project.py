@@ -63,6 +63,7 @@ def test_prod_target_compiles_to_bigquery_sql(
     run_dbt(
         [
             "compile",
+            "--no-populate-cache",
             "--select",
             "resource_type:model",
         ],

@@ -1,7 +1,6 @@
 """``dbt compile --target prod`` with no credentials, no BigQuery variable and no network.
 
-dbt does not list datasets up front (``populate_cache: false`` in ``dbt_project.yml``), the
-incremental models
+dbt does not list datasets up front (``--no-populate-cache``), the incremental models
 render their full build outside run and build (``macros/incremental.sql``), and with no
 project configured ``dbt/profiles.yml`` opens dbt-bigquery's client with a placeholder token
 that is never sent. Any request that
@@ -41,6 +40,7 @@ def compile_prod(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             "compile",
             "--target",
             "prod",
+            "--no-populate-cache",
             "--project-dir",
             str(DBT_PROJECT_DIR),
             "--profiles-dir",

@@ -1,6 +1,6 @@
 """Every model compiled for the ``prod`` target parses as BigQuery SQL; no credentials needed.
 
-``dbt compile --target prod`` runs with no BigQuery variable and no
+``dbt compile --target prod --no-populate-cache`` runs with no BigQuery variable and no
 credentials at all: dbt does not list datasets up front, the incremental models render
 their full build outside run and build, and with no project configured ``dbt/profiles.yml``
 opens dbt-bigquery's client with a placeholder token that is never sent. Any request that
