@@ -23,6 +23,7 @@ import os
 import platform
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -394,8 +395,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--cases",
-        default="ingest,flow,history",
-        help="comma-separated cases to run: ingest, flow, history (default: all)",
+        default="cli,ingest,flow,history",
+        help="comma-separated cases to run: cli, ingest, flow, history (default: all)",
     )
     parser.add_argument("--history-views", type=int, default=100_000, help="(default: 100000)")
     parser.add_argument("--history-interactions", type=int, default=30_000, help="(default: 30000)")
@@ -487,6 +488,42 @@ def ingest_case(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
     return report
 
 
+#: The command line's answers to a newcomer's mistakes, each timed as a fresh process.
+CLI_CASES = {
+    "nightjar run --help": ["--help"],
+    "a missing source folder": ["--source-dir", "sampledata", "--run-date", "2026-11-16"],
+    "a date without files": ["--run-date", "2026-01-03"],
+    "an unknown target": ["--target", "nope"],
+}
+
+
+def cli_case(workdir: Path, rounds: int = 5) -> dict[str, object]:
+    """Wall time of ``nightjar run`` answering each case (Prefect must not start)."""
+    env = os.environ | {"DUCKDB_PATH": str(workdir / "cli.duckdb")}
+    runs: dict[str, list[float]] = {name: [] for name in CLI_CASES}
+    for _ in range(rounds):
+        for name, args in CLI_CASES.items():
+            started = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-m", "flows.cli", "run", *args],
+                cwd=REPO_ROOT,
+                env=env,
+                capture_output=True,
+                check=False,
+            )
+            runs[name].append(time.perf_counter() - started)
+    report = {name: _stats([(s, 0) for s in r]) for name, r in runs.items()}
+    print_table(
+        f"Command line, fresh process each time (median of {rounds})",
+        ("case", "median s", "runs s"),
+        [
+            (name, f"{st['median_s']:.2f}", " ".join(f"{x:.2f}" for x in runs[name]))
+            for name, st in report.items()
+        ],
+    )
+    return report
+
+
 def flow_case(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
     print(f"\norchestration benchmark on {SAMPLE_DATA.name}/ ({args.flow_rounds} rounds)")
     cold_s, _ = timed(run_flow, workdir)
@@ -534,6 +571,8 @@ def _main(args: argparse.Namespace) -> int:
     }
     with tempfile.TemporaryDirectory(prefix="nightjar-bench-") as tmp:
         workdir = Path(tmp)
+        if "cli" in cases:
+            report["cli"] = cli_case(workdir)
         if "ingest" in cases:
             report["ingest"] = ingest_case(args, workdir)
         if "flow" in cases and args.flow_rounds > 0:

@@ -1,7 +1,9 @@
-"""The command line of the nightly pipeline (``nightjar``, or ``python -m flows.cli``).
+"""The project's command line: ``nightjar run|ingest|dashboard …`` (``[project.scripts]``).
 
-Fast on a mistake: the arguments, the target, the source folder, the dates and every file's
-header are checked before Prefect is even imported (``--help`` needs none of it either).
+``nightjar run`` (also ``python -m flows.daily_pipeline``) is the nightly pipeline. It is fast
+on a mistake: the arguments, the target, the source folder, the dates and every file's header
+are checked before Prefect is even imported (``--help`` needs none of it either).
+``nightjar ingest`` is ``python -m ingest`` and ``nightjar dashboard`` is ``python -m dashboard``.
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ def _iso_date(value: str) -> date:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="nightjar",
+        prog="nightjar run",
         description="Run the nightly pipeline: ingest the CSV drops for a date (or a range), "
         "then one dbt build (models and tests), then print a summary.",
     )
@@ -206,5 +208,31 @@ def how_to_query(settings: Settings) -> str:
     )
 
 
+COMMANDS = {
+    "run": "the nightly pipeline: ingest, dbt build, publish, summary",
+    "ingest": "load one file, or every table's file for a date, into raw",
+    "dashboard": "render the published marts as one HTML file",
+}
+
+
+def nightjar(argv: Sequence[str] | None = None) -> int:
+    """``nightjar <command> …``: each command's own arguments follow it."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in COMMANDS:
+        listing = "\n".join(f"  {name:<10} {what}" for name, what in COMMANDS.items())
+        print(f"usage: nightjar <command> [--help] ...\n\ncommands:\n{listing}", file=sys.stderr)
+        return 0 if argv[:1] in (["-h"], ["--help"]) else 2
+    command, rest = argv[0], argv[1:]
+    if command == "ingest":
+        from ingest.__main__ import main as ingest_main
+
+        return ingest_main(rest)
+    if command == "dashboard":
+        from dashboard.__main__ import main as dashboard_main
+
+        return dashboard_main(rest)
+    return main(rest)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(nightjar())

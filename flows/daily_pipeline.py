@@ -2,7 +2,7 @@
 
 Run it locally (no Prefect server needed; a temporary one starts by itself)::
 
-    nightjar --run-date 2026-11-25 --target dev --source-dir sample_data
+    nightjar run --run-date 2026-11-25 --target dev --source-dir sample_data
 
 The flow is thin: the work is done by plain functions (``ingest_day``, ``run_dbt_build``,
 ``render_markdown``) that tests call without Prefect. Tasks only add names, retries and logs.
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from pydantic import Field
 
@@ -44,6 +44,8 @@ from ingest.sources import download_drops, local_drops
 log = logging.getLogger(__name__)
 
 SUMMARY_ARTIFACT_KEY = "daily-pipeline-summary"
+#: A table artifact: one row per dbt node of the run's build (status, seconds, message).
+NODES_ARTIFACT_KEY = "daily-pipeline-dbt-nodes"
 #: The targets, for the deployment's parameter schema (a test checks they are config's TARGETS).
 TargetName = Literal["dev", "ci", "prod"]
 #: A date parameter. The pattern is in the deployment's schema because Prefect's server
@@ -203,6 +205,21 @@ def summary_task(summary: PipelineSummary) -> str:
         markdown=markdown,
         description=f"Nightly pipeline on {summary.target}",
     )
+    if summary.dbt is not None:
+        create_table_artifact(
+            key=NODES_ARTIFACT_KEY,
+            table=[
+                {
+                    "node": node.unique_id,
+                    "type": node.resource_type,
+                    "status": node.status,
+                    "seconds": round(node.seconds, 3),
+                    "message": node.message,
+                }
+                for node in summary.dbt.nodes
+            ],
+            description=f"dbt build on {summary.target}: one row per node",
+        )
     get_run_logger().info("Run summary\n%s", markdown)
     return markdown
 

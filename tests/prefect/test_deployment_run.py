@@ -9,6 +9,7 @@ clone of this checkout, against a DuckDB target chosen by ``NIGHTJAR_TARGET``.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import subprocess
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ import pytest
 from conftest import PREFECT, start, stop
 
 from config.settings import REPO_ROOT, Settings
-from flows.daily_pipeline import SUMMARY_ARTIFACT_KEY
+from flows.daily_pipeline import NODES_ARTIFACT_KEY, SUMMARY_ARTIFACT_KEY
 from tools.deploy import register, spec
 
 pytestmark = pytest.mark.integration
@@ -112,7 +113,7 @@ def test_a_run_with_parameters_completes_and_reports_to_prefect(deployment: dict
         flow_run = await client.read_flow_run(flow_run_id)
         artifacts = await client.read_artifacts(
             artifact_filter=ArtifactFilter(
-                key=ArtifactFilterKey(any_=[SUMMARY_ARTIFACT_KEY]),
+                key=ArtifactFilterKey(any_=[SUMMARY_ARTIFACT_KEY, NODES_ARTIFACT_KEY]),
                 flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run.id]),
             )
         )
@@ -132,8 +133,14 @@ def test_a_run_with_parameters_completes_and_reports_to_prefect(deployment: dict
         content = con.execute("select count(*) from analytics.mart_content_performance").fetchone()
     assert users > 0 and content[0] > 0
 
-    (artifact,) = artifacts
+    by_key = {a.key: a for a in artifacts}
+    artifact = by_key[SUMMARY_ARTIFACT_KEY]
     assert f"{first}" in artifact.data and "viewing_logs" in artifact.data
+    nodes = by_key[NODES_ARTIFACT_KEY].data  # a table: one row per dbt node
+    nodes = json.loads(nodes) if isinstance(nodes, str) else nodes
+    assert {"node": "model.nightjar.mart_users", "status": "success"}.items() <= next(
+        row for row in nodes if row["node"] == "model.nightjar.mart_users"
+    ).items()
     dbt_log = re.search(r"dbt log: `?([^`\s]+dbt\.log)", artifact.data)
     assert dbt_log and Path(dbt_log.group(1)).is_file(), "the summary's dbt log is gone"
 
