@@ -336,3 +336,13 @@ def test_the_cloud_storage_download_is_a_retried_task_of_the_flow() -> None:
 
     assert download_task.retries == RETRIES
     assert download_task.retry_condition_fn is retry_on_transient
+
+
+def test_nightjar_dispatches_its_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    from flows.cli import nightjar
+
+    assert nightjar([]) == 2 and "commands:" in capsys.readouterr().err
+    for command, prog in (("run", "nightjar run"), ("ingest", "python -m ingest")):
+        with pytest.raises(SystemExit) as exit_:
+            nightjar([command, "--help"])
+        assert exit_.value.code == 0 and prog in capsys.readouterr().out
