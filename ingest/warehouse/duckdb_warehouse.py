@@ -133,6 +133,7 @@ class DuckDBWarehouse:
                 f"INSERT INTO {rejected} SELECT {lit(meta.source_file)}, {day}, "
                 f"{lit(meta.loaded_at)}, * FROM {rejects}"
             )
+            con.execute(f"DROP TABLE {rejects}")  # a backfill loads many files on one connection
         # The rejects written must be the ones the file held (the rows are counted as written).
         (n_rejected,) = con.execute(
             f"SELECT count(*) FROM {rejected} WHERE _file_date = {day}"
