@@ -185,7 +185,7 @@ def bench(session: nox.Session) -> None:
     Arguments go to the benchmark, e.g. ``nox -s bench -- --rows 200000 --rounds 1`` or
     ``nox -s bench -- --cases history``.
     """
-    install(session)
+    install(session, "bigquery")
     env = session_env(session, DUCKDB_PATH=fresh_warehouse(session, "bench.duckdb"))
     session.run("python", "-m", "bench.run", *session.posargs, env=env)
 

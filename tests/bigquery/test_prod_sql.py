@@ -15,6 +15,9 @@ nor may DuckDB's ``::`` cast, which sqlglot's BigQuery reader tolerates.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,7 +25,7 @@ import pytest
 pytest.importorskip("dbt.adapters.bigquery", reason="needs the bigquery extra (dbt-bigquery)")
 sqlglot = pytest.importorskip("sqlglot", reason="needs sqlglot (dev extra)")
 
-from prod_compile import compile_prod  # noqa: E402
+from prod_compile import DEAD_PROXY, compile_prod  # noqa: E402
 from sqlglot import exp  # noqa: E402
 from sqlglot.tokens import TokenType  # noqa: E402
 
@@ -54,3 +57,27 @@ def test_every_prod_model_parses_as_bigquery_sql(
             for func in statement.find_all(exp.Anonymous):
                 problems.append(f"{path.name}: function {func.name}() is unknown to BigQuery")
     assert not problems, "\n".join(problems)
+
+
+def test_plain_prod_compile_without_a_project_stops_at_once_naming_the_fix(
+    tmp_path: Path,
+) -> None:
+    """Typed plainly, ``dbt compile --target prod`` would list the datasets up front and wait
+    minutes on the client's retries; with no project it stops before any request instead."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BIGQUERY_", "GOOGLE_"))}
+    env |= {"HTTPS_PROXY": DEAD_PROXY, "HTTP_PROXY": DEAD_PROXY, "HOME": str(tmp_path)}
+    env |= {"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_TARGET_PATH": str(tmp_path / "t")}
+    env["DBT_LOG_PATH"] = str(tmp_path)
+    dbt = Path(sys.executable).with_name("dbt")
+    done = subprocess.run(
+        [str(dbt), "compile", "--target", "prod"],
+        cwd=DBT_PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode != 0, output
+    assert "BIGQUERY_PROJECT (or add --no-populate-cache to compile offline)" in output, output
+    assert "Traceback" not in output and "Concurrency" not in output, output
