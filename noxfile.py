@@ -7,6 +7,7 @@ Every session installs what it needs, pinned by ``constraints.txt``.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import nox
@@ -18,7 +19,16 @@ nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_existing_virtualenvs = True
 # A session that cannot find its interpreter fails instead of being skipped silently.
 nox.options.error_on_missing_interpreters = True
-nox.options.sessions = ["lint", "tests", "e2e", "prefect", "bigquery", "terraform", "workflows"]
+nox.options.sessions = [
+    "lint",
+    "tests",
+    "e2e",
+    "prefect",
+    "docs",
+    "bigquery",
+    "terraform",
+    "workflows",
+]
 
 #: Sessions run on the interpreter that runs nox (any Python 3.11+), so a machine with a
 #: single Python needs nothing else.
@@ -27,17 +37,9 @@ BASE_ENV = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "PYTHONUTF8": "1"}
 SAMPLE_DATA = ROOT / "sample_data"
 
 
-def _load_bootstrap():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("nightjar_bootstrap", ROOT / "tools/bootstrap.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
+sys.path.insert(0, str(ROOT))  # the nox command does not put its folder on sys.path
 #: Finds or installs Terraform, actionlint, the emulator's virtualenv and ZetaSQL.
-bootstrap = _load_bootstrap()
+from tools import bootstrap  # noqa: E402
 
 
 def install(session: nox.Session, *extras: str) -> None:
@@ -93,8 +95,6 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     env = session_env(session, DUCKDB_PATH=fresh_warehouse(session, "lint.duckdb"))
-    if (ROOT / "dbt" / "packages.yml").exists():
-        session.run("dbt", "deps", "--project-dir", "dbt", "--profiles-dir", "dbt", env=env)
     # `.sqlfluff` at the repo root: dbt templater on the dbt project, DuckDB target.
     session.run("sqlfluff", "lint", "dbt", env=env)
 
@@ -112,12 +112,8 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def e2e(session: nox.Session) -> None:
-    """End to end: the flow per sample day on a fresh DuckDB, a re-delivery, marts checked.
-
-    One flow run per sample day in date order, then a corrected re-delivery of one day; then
-    the raw tables are reconciled with the files and the marts compared with an independent
-    computation.
-    """
+    """End to end on a fresh DuckDB: one flow run per sample day in date order, a corrected
+    re-delivery, raw reconciled with the files, marts against an independent computation."""
     install(session, "dev")
     env = session_env(session, DUCKDB_PATH=fresh_warehouse(session, "e2e.duckdb"))
     session.run("python", "-m", "pytest", "tests/e2e", *session.posargs, env=env)
@@ -134,12 +130,8 @@ def prefect(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def pipeline(session: nox.Session) -> None:
-    """The main job: the flow over all the sample data; it ends saying how to query the marts.
-
-    A backfill over every sample day in date order, on the local DuckDB file.
-
-    Extra arguments go to the flow's command line, e.g. ``nox -s pipeline -- --full-refresh``.
-    """
+    """The main job: the flow as a backfill over every sample day, on the local DuckDB file;
+    it ends saying how to query the marts. Arguments go to the flow's command line."""
     install(session)
     env = session_env(session)
     run_flow_on_sample_data(session, env, *session.posargs)
@@ -174,17 +166,31 @@ def dashboard(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """dbt's docs as one static page, offline: the sample data loaded into a fresh DuckDB
+    file and built there (for the catalog), then ``dbt docs generate --static``. Writes
+    ``reports/dbt-docs.html``, whose lineage ends at the exposures (``marts/__exposures.yml``)."""
+    install(session)
+    env = session_env(session, DUCKDB_PATH=fresh_warehouse(session, "docs.duckdb"))
+    for day in sample_dates():
+        session.run("nightjar", "ingest", "--date", day, "--target", "ci", "-q", env=env)
+    target = Path(session.create_tmp()).resolve() / "dbt-target"
+    dbt = ["--project-dir", "dbt", "--profiles-dir", "dbt", "--target", "ci"]
+    dbt += ["--target-path", str(target), "--log-path", str(target)]
+    session.run("dbt", "build", "--exclude-resource-type", "unit_test", *dbt, env=env)
+    session.run("dbt", "docs", "generate", "--static", *dbt, env=env)
+    page = (target / "static_index.html").read_text(encoding="utf-8")
+    if not all(f"exposure.nightjar.{e}" in page for e in ("powerbi_report", "local_dashboard")):
+        session.error("the static docs do not show the exposures")
+    (ROOT / "reports").mkdir(exist_ok=True)
+    (ROOT / "reports" / "dbt-docs.html").write_text(page, encoding="utf-8")
+    session.log(f"dbt docs: {ROOT / 'reports' / 'dbt-docs.html'} (opens offline)")
+
+
+@nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Benchmarks: our ingest vs bare DuckDB read_csv, the flow vs ingest + dbt build, and a
-    nightly run after 1, 30 and 60 days of history vs the same night alone.
-
-    The ingest side uses a generated 5M-row viewing_logs file (cached), the flow side the
-    sample data, the history case 61 generated days (cached). Prints tables and writes
-    bench/results/latest.json.
-
-    Arguments go to the benchmark, e.g. ``nox -s bench -- --rows 200000 --rounds 1`` or
-    ``nox -s bench -- --cases history``.
-    """
+    """Benchmarks (bench/run.py says what each case compares); prints tables and writes
+    bench/results/latest.json. E.g. ``nox -s bench -- --cases history --rounds 1``."""
     install(session, "bigquery")
     env = session_env(session, DUCKDB_PATH=fresh_warehouse(session, "bench.duckdb"))
     session.run("python", "-m", "bench.run", *session.posargs, env=env)

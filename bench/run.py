@@ -1,5 +1,7 @@
 """Benchmarks: ``python -m bench.run --help`` (run through ``nox -s bench``).
 
+0. Command line: how fast ``nightjar run`` answers ``--help`` and a newcomer's mistakes, and
+   how fast a plain ``dbt compile --target prod`` with no credentials stops (fresh processes).
 1. Ingest: our ``ingest_file`` of one generated ``viewing_logs`` file into a fresh DuckDB,
    against a bare DuckDB ``CREATE TABLE ... AS SELECT * FROM read_csv(...)`` with explicit
    types on the same file; our ingest of the same file with 1,000 scattered bad rows; and

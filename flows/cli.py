@@ -160,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except DbtBuildError as exc:
-        print(f"\nPIPELINE FAILED in dbt build.\n{exc}", file=sys.stderr)
+        print(f"\nPIPELINE FAILED in dbt {exc.result.command}.\n{exc}", file=sys.stderr)
         return 1
     except Exception as exc:
         step = "ingest" if isinstance(exc, IngestError) else "the pipeline"

@@ -33,7 +33,13 @@ from flows.cli import (  # plain functions, and the command line (re-exported: m
     run_dates,
 )
 from flows.dashboard_step import run_dashboard_step
-from flows.dbt_build import DbtBuildError, DbtBuildResult, raise_for_failure, run_dbt_build
+from flows.dbt_build import (
+    DbtBuildError,
+    DbtBuildResult,
+    raise_for_failure,
+    run_dbt_build,
+    run_source_freshness,
+)
 from flows.publish import Publication, publish, published_watermark
 from flows.retry import RETRIES, RETRY_DELAYS_S, retry_on_transient
 from flows.run_lock import run_lock
@@ -71,9 +77,22 @@ def ingest_day(settings: Settings, run_date: date, source_dir: str | Path) -> li
     return ingest_date(settings, run_date, Path(source_dir))
 
 
+def dbt_locations(settings: Settings) -> dict[str, object]:
+    """Where this warehouse's dbt runs keep their log and their target folder (state, run
+    results): each warehouse its own, so runs on two warehouses from one checkout share none."""
+    state = settings.state_dir or DBT_PROJECT_DIR
+    target = ("--target-path", str(state / "target" / settings.run_key))
+    return {"log_path": state / "logs" / settings.run_key, "extra": target}
+
+
+def source_freshness(settings: Settings) -> DbtBuildResult:
+    """``dbt source freshness`` on the run's warehouse: how long ago each raw table loaded."""
+    where = dbt_locations(settings)
+    return run_source_freshness(DBT_PROJECT_DIR, settings.target, settings.dbt_env(), **where)
+
+
 def dbt_build(settings: Settings, full_refresh: bool = False) -> DbtBuildResult:
-    """The one ``dbt build`` of the run, against the same warehouse as the ingest, with that
-    warehouse's own dbt state (runs on two warehouses from one checkout share none).
+    """The one ``dbt build`` of the run, against the same warehouse as the ingest.
 
     The last publish's watermark goes to dbt: every model has read everything up to it, so
     the event-level models look for their own watermark after it (BigQuery prunes), and
@@ -82,14 +101,14 @@ def dbt_build(settings: Settings, full_refresh: bool = False) -> DbtBuildResult:
     published = None if full_refresh else published_watermark(settings)
     variables = {"published_watermark": published.isoformat()} if published else {}
     since = ("--vars", json.dumps(variables)) if variables else ()
-    state = settings.state_dir or DBT_PROJECT_DIR
+    where = dbt_locations(settings)
     return run_dbt_build(
         DBT_PROJECT_DIR,
         settings.target,
         settings.dbt_env(),
         full_refresh=full_refresh,
-        log_path=state / "logs" / settings.run_key,
-        extra=("--target-path", str(state / "target" / settings.run_key), *since),
+        log_path=where["log_path"],
+        extra=(*where["extra"], *since),
     )
 
 
@@ -158,6 +177,21 @@ def ingest_task(settings: Settings, run_date: date, source_dir: str) -> list[Loa
             load.rows_rejected,
         )
     return loads
+
+
+@task(
+    name="source-freshness",
+    retries=RETRIES,
+    retry_delay_seconds=RETRY_DELAYS_S,
+    retry_condition_fn=retry_on_transient,
+    cache_policy=NO_CACHE,
+)
+def freshness_task(settings: Settings) -> DbtBuildResult:
+    result = source_freshness(settings)
+    get_run_logger().info(
+        "dbt source freshness: %s", ", ".join(f"{n.name} {n.status}" for n in result.nodes)
+    )
+    return raise_for_failure(result)
 
 
 @task(
@@ -280,10 +314,14 @@ def _daily_pipeline(
             for day in summary.dates:
                 summary.loads += ingest_task(settings, day, str(drops))
         summary.ingest_seconds = time.perf_counter() - started
-        try:
+        try:  # a source past its error_after stops the run before the build
+            summary.freshness = freshness_task(settings)
             summary.dbt = dbt_build_task(settings, full_refresh)
         except DbtBuildError as exc:
-            summary.dbt = exc.result
+            if summary.freshness is None:
+                summary.freshness = exc.result
+            else:
+                summary.dbt = exc.result
             raise
         # Only a fully green build reaches this: analytics changes here or not at all.
         summary.publication = publish_task(settings)

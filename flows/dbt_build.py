@@ -71,6 +71,12 @@ class DbtBuildResult:
     counts: dict[str, int] = field(default_factory=dict)
 
     @property
+    def command(self) -> str:
+        """``build`` or ``source freshness``: the words before the options."""
+        words = [a for a in self.args[:2] if not a.startswith("-")]
+        return " ".join(words) or "build"
+
+    @property
     def problems(self) -> tuple[NodeResult, ...]:
         """Nodes that failed or errored, in build order."""
         return tuple(n for n in self.nodes if n.outcome in (FAILED, ERRORED))
@@ -88,6 +94,31 @@ class DbtBuildError(RuntimeError):
         super().__init__(describe_failure(result))
 
 
+def dbt_args(
+    command: tuple[str, ...],
+    project_dir: Path,
+    target: str,
+    *,
+    log_path: Path | None = None,
+    extra: tuple[str, ...] = (),
+) -> list[str]:
+    """A dbt command line against the project, its profiles and ``target``."""
+    return [
+        *command,
+        # Off a terminal (a worker, CI, a pipe) colour codes would only be noise in the logs.
+        "--use-colors" if sys.stdout.isatty() else "--no-use-colors",
+        "--project-dir",
+        str(project_dir),
+        "--profiles-dir",
+        str(project_dir),
+        "--target",
+        target,
+        "--log-path",
+        str(log_path or project_dir / "logs"),
+        *extra,
+    ]
+
+
 def build_args(
     project_dir: Path,
     target: str,
@@ -99,25 +130,9 @@ def build_args(
     """The command line of the one ``dbt build`` the pipeline runs. Unit tests check the
     models' logic on fixed inputs, not the data: they run in development and CI (a plain
     ``dbt build``, the dbt tests), not in every nightly run, as dbt advises."""
-    args = [
-        "build",
-        # Off a terminal (a worker, CI, a pipe) colour codes would only be noise in the logs.
-        "--use-colors" if sys.stdout.isatty() else "--no-use-colors",
-        "--exclude-resource-type",
-        "unit_test",
-        "--project-dir",
-        str(project_dir),
-        "--profiles-dir",
-        str(project_dir),
-        "--target",
-        target,
-        "--log-path",
-        str(log_path or project_dir / "logs"),
-    ]
-    if full_refresh:
-        args.append("--full-refresh")
-    args.extend(extra)
-    return args
+    refresh = ("--full-refresh",) if full_refresh else ()
+    options = ("--exclude-resource-type", "unit_test", *refresh, *extra)
+    return dbt_args(("build",), project_dir, target, log_path=log_path, extra=options)
 
 
 @contextmanager
@@ -163,7 +178,13 @@ def _node_result(run_result: object) -> NodeResult:
         status=status,
         outcome=_OUTCOME_BY_STATUS.get(status, ERRORED),
         seconds=float(getattr(run_result, "execution_time", 0.0) or 0.0),
-        message=str(getattr(run_result, "message", "") or ""),
+        message=str(getattr(run_result, "message", "") or "")
+        # a source's freshness: how long ago its newest row was loaded
+        or (
+            f"newest row loaded {run_result.age / 3600:.1f} h ago"
+            if hasattr(run_result, "age")
+            else ""
+        ),
         failures=getattr(run_result, "failures", None),
     )
 
@@ -171,7 +192,14 @@ def _node_result(run_result: object) -> NodeResult:
 #: dbt's events that report one node's result ("1 of 40 OK created ...", "PASS ..."): each
 #: becomes a line of this module's log, which the flow sends to Prefect.
 NODE_RESULT_EVENTS = frozenset(
-    {"LogModelResult", "LogTestResult", "LogSeedResult", "LogSnapshotResult", "LogNodeNoOpResult"}
+    {
+        "LogModelResult",
+        "LogTestResult",
+        "LogSeedResult",
+        "LogSnapshotResult",
+        "LogNodeNoOpResult",
+        "LogFreshnessResult",
+    }
 )
 
 
@@ -213,10 +241,32 @@ def run_dbt_build(
     ``env`` is exported first (dbt's ``profiles.yml`` reads it through ``env_var()``).
     Never raises for failed models or tests: callers decide with :func:`raise_for_failure`.
     """
-    from dbt.cli.main import dbtRunner
-
     log_dir = log_path or project_dir / "logs"
     args = build_args(project_dir, target, full_refresh=full_refresh, log_path=log_dir, extra=extra)
+    return run_dbt(args, env, log_dir)
+
+
+def run_source_freshness(
+    project_dir: Path,
+    target: str,
+    env: Mapping[str, str],
+    *,
+    log_path: Path | None = None,
+    extra: tuple[str, ...] = (),
+) -> DbtBuildResult:
+    """Run ``dbt source freshness``: one node per source table, ``error`` past its
+    ``error_after``. Never raises for a stale source either."""
+    log_dir = log_path or project_dir / "logs"
+    command = ("source", "freshness")
+    return run_dbt(
+        dbt_args(command, project_dir, target, log_path=log_dir, extra=extra), env, log_dir
+    )
+
+
+def run_dbt(args: list[str], env: Mapping[str, str], log_dir: Path) -> DbtBuildResult:
+    """Run one dbt command line in this process, logging each node's result line."""
+    from dbt.cli.main import dbtRunner
+
     log.info("dbt %s", " ".join(args))
     started = time.perf_counter()
     with _environ(env):
@@ -246,7 +296,7 @@ def run_dbt_build(
 
 def describe_failure(result: DbtBuildResult) -> str:
     """A message saying which dbt node(s) failed, why, what was skipped, and where the log is."""
-    lines = ["dbt build failed."]
+    lines = [f"dbt {result.command} failed."]
     if result.error:
         lines.append(f"dbt could not complete: {result.error}")
     for node in result.problems:
@@ -258,6 +308,12 @@ def describe_failure(result: DbtBuildResult) -> str:
         names = ", ".join(models) or "no model"
         lines.append(f"  skipped downstream of the failure: {names} (and {tests} test(s))")
     lines.append(f"dbt log: {result.log_path}")
+    if result.command == "source freshness":
+        lines.append(
+            "A raw table named above has not loaded within its error_after "
+            "(dbt/models/staging/__sources.yml): load its files, then re-run the same command."
+        )
+        return "\n".join(lines)
     lines.append(
         "Fix the data or the model named above, then re-run the same command: "
         "loads and incremental models are safe to repeat."

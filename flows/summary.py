@@ -24,6 +24,8 @@ class PipelineSummary:
     warehouse: str = ""
     loads: list[LoadResult] = field(default_factory=list)
     ingest_seconds: float = 0.0
+    #: ``dbt source freshness``, run before the build
+    freshness: DbtBuildResult | None = None
     dbt: DbtBuildResult | None = None
     #: what ``analytics`` now shows, when this run published it
     publication: Publication | None = None
@@ -114,6 +116,22 @@ def render_markdown(summary: PipelineSummary) -> str:
         out.append("No file loaded.")
     out.append("")
 
+    out += ["## Source freshness", ""]
+    if summary.freshness is None:
+        out.append("Not checked.")
+    else:
+        fresh = summary.freshness
+        out += _table(
+            ("source", "status", "detail"),
+            ((n.name, n.status, n.message.strip() or "-") for n in fresh.nodes),
+        )
+        if fresh.error:
+            out += ["", f"dbt error: {fresh.error}"]
+        stale = [f"`{n.name}`" for n in fresh.nodes if n.status == "error"]
+        if stale:
+            out += ["", f"Past `error_after`: {', '.join(stale)}. The build did not run."]
+    out.append("")
+
     out += ["## dbt build", ""]
     dbt = summary.dbt
     if dbt is None:
@@ -163,6 +181,7 @@ def render_markdown(summary: PipelineSummary) -> str:
         ("step", "s"),
         [
             ("ingest", _fmt_s(summary.ingest_seconds)),
+            ("source freshness", _fmt_s(summary.freshness.seconds if summary.freshness else None)),
             ("dbt build", _fmt_s(dbt.seconds if dbt else None)),
             ("total", _fmt_s(summary.total_seconds)),
         ],

@@ -214,3 +214,67 @@ def test_prefect_retries_transient_errors_but_not_data_errors(prefect_harness: N
     with pytest.raises(IngestError):
         run(IngestError("viewing_logs/2026-03-01.csv: line 7: bad"))
     assert calls == ["IngestError"]
+
+
+def _age_loads(path: Path, hours: dict[str, int]) -> None:
+    """Make each table's audit rows (what its freshness reads) ``hours`` older."""
+    con = duckdb.connect(str(path))
+    try:
+        for table, h in hours.items():
+            con.execute(
+                f"update raw.load_audit set _loaded_at = _loaded_at - interval {h} hour "
+                "where table_name = ?",
+                [table],
+            )
+    finally:
+        con.close()
+
+
+def test_source_freshness_reports_each_table_and_warns_or_errors_by_age(
+    duckdb_path: Path, small_drops: Path
+) -> None:
+    settings = Settings.from_env(target="dev")
+    ingest_date(settings, START, small_drops)
+    fresh = pipeline.source_freshness(settings)
+    assert fresh.success and {n.name: n.status for n in fresh.nodes} == {
+        "raw.viewing_logs": "pass",
+        "raw.social_interactions": "pass",
+        "raw.load_audit": "pass",
+    }
+    _age_loads(duckdb_path, {"viewing_logs": 40, "social_interactions": 80})  # warn, error
+    stale = pipeline.source_freshness(settings)
+    assert {n.name: n.status for n in stale.nodes} == {
+        "raw.viewing_logs": "warn",
+        "raw.social_interactions": "error",
+        "raw.load_audit": "warn",  # its newest row: viewing_logs'
+    }
+    assert not stale.success
+    assert "newest row loaded 80." in next(n.message for n in stale.problems)
+
+
+def test_a_stale_source_fails_the_run_before_the_build(
+    prefect_harness: None,
+    duckdb_path: Path,
+    small_drops: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from prefect.artifacts import Artifact
+
+    ingest_date(Settings.from_env(target="dev"), START, small_drops)
+    _age_loads(duckdb_path, {"viewing_logs": 80, "social_interactions": 1})
+    before = _snapshot(duckdb_path)
+    # The day's files were loaded three days ago; this run finds nothing new to load.
+    monkeypatch.setattr(pipeline, "ingest_day", lambda *args: [])
+
+    assert main(_cli(small_drops, end=False)) == 1
+
+    err = capsys.readouterr().err
+    assert "PIPELINE FAILED in dbt source freshness" in err
+    assert "source.nightjar.raw.viewing_logs" in err and "error_after" in err
+    assert _snapshot(duckdb_path) == before  # nothing built, nothing published
+    markdown = str(Artifact.get(SUMMARY_ARTIFACT_KEY).data)
+    assert "| raw.viewing_logs | error | newest row loaded 8" in markdown
+    assert "| raw.social_interactions | pass |" in markdown
+    assert "Past `error_after`: `raw.viewing_logs`. The build did not run." in markdown
+    assert markdown.split("## dbt build", 1)[1].lstrip().startswith("Not run.")
