@@ -1,4 +1,4 @@
-"""The figures shown on the dashboard, computed in the warehouse from the two marts.
+"""The figures shown on the dashboard, computed in the warehouse from the published marts.
 
 Queries use only SQL that DuckDB and BigQuery both accept (``cast(... as date)``, ``bigint``,
 ``least``, ``case``), so the same text runs on either target. Ratios are computed here in
@@ -58,10 +58,39 @@ class AudiencePage:
 
 
 @dataclass(frozen=True)
+class Freshness:
+    """How long ago a raw table last loaded, judged by the freshness its source declares
+    (dbt's words: pass, warn, error)."""
+
+    table: str
+    loaded_at: dt.datetime
+    age_hours: float
+    warn_after_hours: float | None
+    error_after_hours: float | None
+
+    @property
+    def status(self) -> str:
+        if self.error_after_hours is not None and self.age_hours > self.error_after_hours:
+            return "error"
+        if self.warn_after_hours is not None and self.age_hours > self.warn_after_hours:
+            return "warn"
+        return "pass"
+
+
+@dataclass(frozen=True)
+class QualityPage:
+    #: one dict per file slice (``mart_data_quality``'s columns), newest file date first
+    slices: list[dict[str, Any]]
+    freshness: list[Freshness]
+
+
+@dataclass(frozen=True)
 class DashboardData:
     source: str
     content: ContentPage
     audience: AudiencePage
+    #: None when the warehouse published no ``mart_data_quality`` yet
+    quality: QualityPage | None = None
     #: the newest load the published marts include (``analytics.publish_log``), if known
     data_as_of: dt.datetime | None = None
     generated_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
@@ -225,11 +254,55 @@ def data_as_of(reader: MartReader) -> dt.datetime | None:
     return row["as_of"]
 
 
+QUALITY = "mart_data_quality"
+SLICE_COLUMNS = (
+    "table_name",
+    "file_date",
+    "source_file",
+    "rows_in_file",
+    "rows_loaded",
+    "rows_rejected",
+    "top_reject_reasons",
+    "loaded_at",
+)
+
+
+def quality_page(reader: MartReader, now: dt.datetime) -> QualityPage | None:
+    """The "Data quality" page: every file slice loaded, and each raw table's freshness at
+    ``now`` (None when the warehouse has published no data-quality table yet)."""
+    if reader.missing([QUALITY]):
+        return None
+    table = reader.table(QUALITY)
+    slices = reader.query(
+        f"select {', '.join(SLICE_COLUMNS)} from {table} order by file_date desc, table_name"
+    )
+    newest = reader.query(
+        f"select table_name, max(loaded_at) as loaded_at, max(warn_after_hours) as warn_h, "
+        f"max(error_after_hours) as error_h from {table} group by table_name order by 1"
+    )
+    freshness = []
+    for row in newest:
+        loaded_at = as_utc(row["loaded_at"])
+        age = (now - loaded_at).total_seconds() / 3600
+        freshness.append(
+            Freshness(row["table_name"], loaded_at, age, row["warn_h"], row["error_h"])
+        )
+    return QualityPage(slices=slices, freshness=freshness)
+
+
+def as_utc(value: dt.datetime) -> dt.datetime:
+    """A warehouse timestamp in UTC (DuckDB's TIMESTAMP holds UTC wall-clock time)."""
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
 def collect(reader: MartReader, top_n: int = 10, min_views: int = 1) -> DashboardData:
     """Everything the dashboard shows, read through ``reader``."""
+    now = dt.datetime.now(dt.UTC)
     return DashboardData(
         source=reader.source,
         content=content_page(reader, top_n=top_n, min_views=min_views),
         audience=audience_page(reader),
+        quality=quality_page(reader, now),
         data_as_of=data_as_of(reader),
+        generated_at=now,
     )

@@ -21,6 +21,8 @@ from dashboard.metrics import (
     DashboardData,
     DateRange,
     Headline,
+    QualityPage,
+    as_utc,
 )
 
 ACCENT = "#2f6f8f"
@@ -62,6 +64,16 @@ section.page h2 { margin: 0 0 2px; font-size: 18px; }
               min-width: 0; }
 .chart-card h3 { font-size: 14px; margin: 2px 4px 0; }
 .chart-card .note { color: var(--muted); font-size: 12px; margin: 0 4px 4px; }
+table.grid { border-collapse: collapse; width: 100%; margin: 6px 0 18px; font-size: 13px; }
+table.grid th, table.grid td { border-bottom: 1px solid var(--line); padding: 5px 8px;
+                               text-align: left; vertical-align: top; }
+table.grid td:first-child, table.grid td:last-child { white-space: nowrap; }
+table.grid td.num, table.grid th.num { text-align: right; font-variant-numeric: tabular-nums; }
+.status { font-weight: 650; padding: 1px 8px; border-radius: 10px; }
+.status-pass { background: #e3f4e8; color: #1e6b34; }
+.status-warn { background: #fdf1d6; color: #8a5a00; }
+.status-error { background: #fbe0e0; color: #a11d1d; }
+section.page h3 { font-size: 14px; margin: 14px 0 2px; }
 footer { color: var(--muted); font-size: 12px; padding: 0 28px 24px; max-width: 1400px;
          margin: 0 auto; }
 """
@@ -86,11 +98,6 @@ def data_value(value: int | float | None) -> str:
     if value is None:
         return ""
     return str(int(value)) if isinstance(value, int) else repr(float(value))
-
-
-def _utc(value: dt.datetime) -> dt.datetime:
-    """A warehouse timestamp in UTC (DuckDB's TIMESTAMP holds UTC wall-clock time)."""
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
 def _kpis(page_id: str, headlines: Iterable[Headline]) -> str:
@@ -121,8 +128,7 @@ def _layout(fig: go.Figure, **kwargs: object) -> go.Figure:
         height=CHART_HEIGHT,
         margin={"l": 60, "r": 20, "t": 34, "b": 50},
         font={"family": "system-ui, sans-serif", "size": 12},
-        showlegend=False,
-        **kwargs,
+        **({"showlegend": False} | kwargs),
     )
     return fig
 
@@ -224,6 +230,84 @@ def devices_figure(page: AudiencePage) -> go.Figure:
     return _layout(fig, xaxis={"type": "category"}, yaxis={"title": {"text": "users"}})
 
 
+def rejects_figure(page: QualityPage) -> go.Figure:
+    tables = sorted({r["table_name"] for r in page.slices})
+    fig = go.Figure(
+        [
+            go.Bar(
+                name=table,
+                x=[str(r["file_date"]) for r in page.slices if r["table_name"] == table],
+                y=[int(r["rows_rejected"]) for r in page.slices if r["table_name"] == table],
+                marker_color=colour,
+                hovertemplate=f"{table} %{{x}}: %{{y:,}} rows rejected<extra></extra>",
+            )
+            for table, colour in zip(tables, ("#2f6f8f", "#e09f3e", "#62b6cb"), strict=False)
+        ]
+    )
+    return _layout(
+        fig,
+        barmode="group",
+        showlegend=True,
+        xaxis={"type": "category", "categoryorder": "category ascending"},
+        yaxis={"title": {"text": "rows rejected"}, "rangemode": "tozero"},
+    )
+
+
+def _hours(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f} h"
+
+
+def _quality_section(page: QualityPage | None, as_of: str) -> str:
+    """The "Data quality" page: freshness per raw table, then one row per file slice."""
+    head = '<section class="page" id="page-quality" data-page="quality">\n<h2>Data quality</h2>'
+    if page is None:
+        return f"{head}<p>No data-quality table published yet: run the pipeline.</p></section>"
+    fresh = "".join(
+        f'<tr data-table="{html.escape(f.table)}" data-status="{f.status}" '
+        f'data-age-hours="{f.age_hours:.3f}"><td>{html.escape(f.table)}</td>'
+        f"<td>{f.loaded_at:%Y-%m-%d %H:%M}</td><td class=num>{f.age_hours:,.1f} h</td>"
+        f"<td class=num>{_hours(f.warn_after_hours)}</td>"
+        f"<td class=num>{_hours(f.error_after_hours)}</td>"
+        f'<td><span class="status status-{f.status}">{f.status}</span></td></tr>'
+        for f in page.freshness
+    )
+    rows = []
+    for r in page.slices:
+        read, loaded, rejected = (
+            int(r[c]) for c in ("rows_in_file", "rows_loaded", "rows_rejected")
+        )
+        share = f"{rejected / read:.2%}" if read else "-"
+        rows.append(
+            f'<tr data-table="{html.escape(r["table_name"])}" data-file-date="{r["file_date"]}" '
+            f'data-rows-in-file="{read}" data-rows-loaded="{loaded}" '
+            f'data-rows-rejected="{rejected}"><td>{r["file_date"]}</td>'
+            f"<td>{html.escape(r['table_name'])}</td>"
+            f"<td class=num>{read:,}</td><td class=num>{loaded:,}</td>"
+            f"<td class=num>{rejected:,}</td><td class=num>{share}</td>"
+            f'<td class="reasons">{html.escape(r["top_reject_reasons"] or "-")}</td>'
+            f"<td>{as_utc(r['loaded_at']):%Y-%m-%d %H:%M}</td></tr>"
+        )
+    chart = _chart(
+        "rejects-per-day",
+        "Rows rejected per file date",
+        "Each rejected row is kept in raw.<table>_rejected with its line, reason and text.",
+        rejects_figure(page),
+    )
+    return f"""{head}
+<p class="date-range" id="quality-as-of">The published marts hold data as of {as_of}.</p>
+<h3>Freshness of the raw tables</h3>
+<table class="grid" id="freshness"><tr><th>table</th><th>last loaded (UTC)</th>
+<th class=num>age</th><th class=num>warn after</th><th class=num>error after</th>
+<th>status</th></tr>{fresh}</table>
+<div class="charts">{chart}</div>
+<h3>Files loaded</h3>
+<table class="grid" id="quality-slices"><tr><th>file date</th><th>table</th>
+<th class=num>rows in file</th><th class=num>loaded</th><th class=num>rejected</th>
+<th class=num>rejected %</th><th>top reject reasons</th><th>loaded at (UTC)</th></tr>
+{"".join(rows)}</table>
+</section>"""
+
+
 def render_html(data: DashboardData, target: str) -> str:
     """The complete dashboard page."""
     content, audience = data.content, data.audience
@@ -270,7 +354,7 @@ def render_html(data: DashboardData, target: str) -> str:
     as_of = (
         "not recorded"
         if data.data_as_of is None
-        else _utc(data.data_as_of).strftime("%Y-%m-%d %H:%M UTC")
+        else as_utc(data.data_as_of).strftime("%Y-%m-%d %H:%M UTC")
     )
     return f"""<!DOCTYPE html>
 <html lang="en">
@@ -284,7 +368,8 @@ def render_html(data: DashboardData, target: str) -> str:
 <body data-target="{html.escape(target)}">
 <header>
 <h1>Nightjar</h1>
-<nav><a href="#page-content">Content performance</a><a href="#page-audience">Audience</a></nav>
+<nav><a href="#page-content">Content performance</a><a href="#page-audience">Audience</a>
+<a href="#page-quality">Data quality</a></nav>
 <span class="source">{html.escape(data.source)} · target {html.escape(target)} ·
 <span id="data-as-of">data as of {as_of}</span></span>
 </header>
@@ -301,8 +386,10 @@ def render_html(data: DashboardData, target: str) -> str:
 {_kpis("audience", audience.headlines)}
 <div class="charts">{audience_charts}</div>
 </section>
+{_quality_section(data.quality, as_of)}
 </main>
-<footer>Built from the marts mart_content_performance and mart_users on {generated}.</footer>
+<footer>Built from the marts mart_content_performance, mart_users and mart_data_quality on
+{generated}.</footer>
 </body>
 </html>
 """

@@ -1,4 +1,4 @@
-"""Publish: after a fully green ``dbt build``, what consumers read changes, both marts at once.
+"""Publish: after a fully green ``dbt build``, what consumers read changes, all marts at once.
 
 Write, audit, publish. dbt builds and tests the marts in the private ``marts`` schema
 (dataset); only this step changes ``analytics``, and only after the build passed, so a
@@ -37,6 +37,8 @@ from ingest.schemas import AUDIT_TABLE
 log = logging.getLogger(__name__)
 
 MARTS = ("mart_content_performance", "mart_users")
+#: What a publish copies: the marts, and the data-quality table the local dashboard reads.
+PUBLISHED = (*MARTS, "mart_data_quality")
 #: Columns of ``analytics.publish_log`` (DuckDB type, BigQuery type).
 PUBLISH_LOG_COLUMNS = {
     "published_at": ("TIMESTAMP", "TIMESTAMP"),
@@ -118,7 +120,7 @@ def _publish_duckdb(settings: Settings, flow_run_id: str | None) -> Publication:
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {analytics}")
-            for mart in MARTS:
+            for mart in PUBLISHED:
                 con.execute(
                     f"CREATE OR REPLACE TABLE {analytics}.{mart} AS SELECT * FROM {marts}.{mart}"
                 )
@@ -165,7 +167,7 @@ def _write_published_file(con: Any, settings: Settings) -> None:
     con.execute(f"ATTACH '{str(tmp).replace(chr(39), chr(39) * 2)}' AS nj_published")
     try:
         con.execute(f"CREATE SCHEMA nj_published.{analytics}")
-        for table in (*MARTS, PUBLISH_LOG):
+        for table in (*PUBLISHED, PUBLISH_LOG):
             con.execute(
                 f"CREATE TABLE nj_published.{analytics}.{table} AS "
                 f"SELECT * FROM {analytics}.{table}"
@@ -215,7 +217,7 @@ def _publish_with(client: Any, settings: Settings, flow_run_id: str | None) -> P
         dataset.location = settings.bigquery_location
         client.create_dataset(dataset, exists_ok=True)
     columns: dict[str, list[str]] = {}
-    for mart in MARTS:
+    for mart in PUBLISHED:
         built = client.get_table(f"{project}.{marts}.{mart}")
         try:
             shown = client.get_table(f"{project}.{analytics}.{mart}")
@@ -241,7 +243,7 @@ def _publish_with(client: Any, settings: Settings, flow_run_id: str | None) -> P
     published_at = datetime.now(UTC)
     stamp = f"TIMESTAMP '{published_at.replace(tzinfo=None).isoformat()}Z'"
     statements = ["BEGIN TRANSACTION"]
-    for mart in MARTS:
+    for mart in PUBLISHED:
         names = ", ".join(f"`{c}`" for c in columns[mart])
         statements += [
             f"DELETE FROM {table(analytics, mart)} WHERE TRUE",

@@ -5,7 +5,8 @@ The marts are built for real: the sample data goes through the flow's own ingest
 with name resolution disabled (so any CDN or network request would fail loudly), and checked:
 no console errors, every chart drawn as a non-empty SVG, and the headline numbers, date
 ranges and chart data equal to values computed here straight from the marts with SQL.
-Screenshots of both pages go to ``reports/`` for CI to keep.
+The data-quality page is checked against the warehouse's own audit and rejected tables.
+Screenshots of every page go to ``reports/`` for CI to keep.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ CHARTS = (
     "completion-distribution",
     "users-by-segment",
     "users-by-device",
+    "rejects-per-day",
 )
 
 
@@ -162,7 +164,12 @@ def loaded(browser: Any, dashboard_html: Path) -> dict[str, Any]:
         }
         const resources = performance.getEntriesByType('resource').map(r => r.name);
         const asOf = document.getElementById('data-as-of').textContent;
-        return {kpis, ranges, charts, resources, asOf};
+        const rows = sel => [...document.querySelectorAll(sel)].map(tr => ({
+          ...tr.dataset, cells: [...tr.querySelectorAll('td')].map(td => td.textContent)}));
+        const freshness = rows('#freshness tr[data-table]');
+        const slices = rows('#quality-slices tr[data-table]');
+        const qualityAsOf = document.getElementById('quality-as-of').textContent;
+        return {kpis, ranges, charts, resources, asOf, freshness, slices, qualityAsOf};
         """
     )
     return {"errors": errors, **dom}
@@ -312,14 +319,75 @@ def test_chart_data_equals_the_marts(
     assert list(reversed(charts["top-contents"]["x"])) == pytest.approx([r for _, r in rates])
 
 
-def test_screenshots_of_both_pages(browser: Any, loaded: dict[str, Any]) -> None:
+def test_quality_page_shows_every_file_slice_as_loaded(
+    loaded: dict[str, Any], marts_db: Path
+) -> None:
+    audit = fetch_all(
+        marts_db,
+        "select table_name, _file_date, rows_in_file, rows_loaded, rows_rejected "
+        "from raw.load_audit order by _file_date desc, table_name",
+    )
+    shown = [
+        (
+            r["table"],
+            r["fileDate"],
+            int(r["rowsInFile"]),
+            int(r["rowsLoaded"]),
+            int(r["rowsRejected"]),
+        )
+        for r in loaded["slices"]
+    ]
+    assert shown == [(t, d.isoformat(), n, ok, bad) for t, d, n, ok, bad in audit]
+    assert all(n == ok + bad for _, _, n, ok, bad in shown)
+    assert sum(bad for *_, bad in shown) > 0, "the sample data has rejected rows"
+    chart = loaded["charts"]["rejects-per-day"]
+    assert sum(chart["y"]) == sum(bad for t, *_, bad in shown if t == "social_interactions")
+
+
+def test_quality_page_top_reasons_are_the_most_frequent_rejects(
+    loaded: dict[str, Any], marts_db: Path
+) -> None:
+    for row in loaded["slices"]:
+        counts = fetch_all(
+            marts_db,
+            f"select reason, count(*) as n from raw.{row['table']}_rejected "
+            f"where _file_date = '{row['fileDate']}' group by 1 order by n desc, reason limit 3",
+        )
+        want = "; ".join(f"{reason} ({n})" for reason, n in counts) or "-"
+        assert row["cells"][6] == want, row
+
+
+def test_quality_page_freshness_and_data_as_of(loaded: dict[str, Any], marts_db: Path) -> None:
+    newest = dict(
+        fetch_all(marts_db, "select table_name, max(_loaded_at) from raw.load_audit group by 1")
+    )
+    assert (
+        {r["table"] for r in loaded["freshness"]}
+        == set(newest)
+        == {
+            "viewing_logs",
+            "social_interactions",
+        }
+    )
+    for row in loaded["freshness"]:
+        # just loaded: well within the 36 h the sources declare (staging/__sources.yml)
+        assert row["status"] == "pass" and 0 <= float(row["ageHours"]) < 1, row
+        assert row["cells"][1] == f"{newest[row['table']].astimezone(dt.UTC):%Y-%m-%d %H:%M}"
+        assert row["cells"][3:5] == ["36 h", "72 h"]
+    as_of = loaded["asOf"].removeprefix("data as of ")
+    assert loaded["qualityAsOf"] == f"The published marts hold data as of {as_of}."
+
+
+def test_screenshots_of_every_page(browser: Any, loaded: dict[str, Any]) -> None:
     from selenium.webdriver.common.by import By
 
     REPORTS.mkdir(exist_ok=True)
-    for page in ("content", "audience"):
+    for page in ("content", "audience", "quality"):
         shot = REPORTS / f"dashboard-{page}.png"
         shot.unlink(missing_ok=True)
-        browser.find_element(By.ID, f"page-{page}").screenshot(str(shot))
+        section = browser.find_element(By.ID, f"page-{page}")
+        browser.execute_script("arguments[0].scrollIntoView()", section)
+        section.screenshot(str(shot))
         assert shot.stat().st_size > 10_000, f"{shot} looks empty"
     browser.save_screenshot(str(REPORTS / "dashboard.png"))
 
