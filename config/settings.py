@@ -51,8 +51,9 @@ class Settings:
     duckdb_analytics_path: Path | None = None
     #: Prepended to every BigQuery dataset name (throwaway datasets in tests); "" in production.
     bigquery_dataset_prefix: str = ""
-    #: Where dbt keeps each warehouse's state and logs (``target/<key>``, ``logs/<key>``); by
-    #: default the dbt project. A deployment sets it to a folder that outlives the run's clone.
+    #: Where dbt keeps each warehouse's state (``target/<key>``) and each run's folder
+    #: (``runs/<key>/<UTC start>``: dbt.log, run_results.json, sources.json); by default the
+    #: dbt project. A deployment sets it to a folder that outlives the run's clone.
     state_dir: Path | None = None
 
     @property
@@ -93,15 +94,16 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         """Build settings from the environment; keyword overrides (e.g. a CLI flag) win."""
         env = os.environ if env is None else env
-        duckdb_path = _absolute(env.get("DUCKDB_PATH") or str(DEFAULT_DUCKDB_PATH))
+        base = _absolute(env.get("NIGHTJAR_HOME"), Path.cwd()) or Path.cwd()
+        duckdb_path = _absolute(env.get("DUCKDB_PATH") or str(DEFAULT_DUCKDB_PATH), base)
         values: dict[str, object] = {
             "target": env.get("NIGHTJAR_TARGET") or DEFAULT_TARGET,
             "duckdb_path": duckdb_path,
             "bigquery_project": env.get("BIGQUERY_PROJECT") or env.get("GOOGLE_CLOUD_PROJECT"),
             "bigquery_location": env.get("BIGQUERY_LOCATION") or "EU",
             "bigquery_api_endpoint": env.get("BIGQUERY_API_ENDPOINT") or None,
-            "duckdb_analytics_path": _absolute(env.get("DUCKDB_ANALYTICS_PATH")),
-            "state_dir": _absolute(env.get("NIGHTJAR_STATE_DIR")),
+            "duckdb_analytics_path": _absolute(env.get("DUCKDB_ANALYTICS_PATH"), base),
+            "state_dir": _absolute(env.get("NIGHTJAR_STATE_DIR"), base),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         prefix = env.get("BIGQUERY_DATASET_PREFIX") or ""
@@ -137,9 +139,11 @@ class Settings:
         return env
 
 
-def _absolute(value: str | None) -> Path | None:
-    """A path from the environment, relative ones taken from the working directory."""
+def _absolute(value: str | None, base: Path) -> Path | None:
+    """A path from the environment. A relative one is taken from ``base``: ``NIGHTJAR_HOME``
+    when set (a deployment's base, so nothing lands in a worker's temporary clone), else the
+    working directory."""
     if not value:
         return None
-    path = Path(value)
-    return path if path.is_absolute() else (Path.cwd() / path).resolve()
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (base / path).resolve()

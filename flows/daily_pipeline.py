@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -77,21 +78,37 @@ def ingest_day(settings: Settings, run_date: date, source_dir: str | Path) -> li
     return ingest_date(settings, run_date, Path(source_dir))
 
 
-def dbt_locations(settings: Settings) -> dict[str, object]:
-    """Where this warehouse's dbt runs keep their log and their target folder (state, run
-    results): each warehouse its own, so runs on two warehouses from one checkout share none."""
+def run_folder(settings: Settings) -> Path:
+    """A new folder for one run's dbt files (``dbt.log``, ``run_results.json``,
+    ``sources.json``): ``<state>/runs/<warehouse key>/<UTC start>``, under
+    ``NIGHTJAR_STATE_DIR`` (default: the dbt project)."""
     state = settings.state_dir or DBT_PROJECT_DIR
-    target = ("--target-path", str(state / "target" / settings.run_key))
-    return {"log_path": state / "logs" / settings.run_key, "extra": target}
+    return state / "runs" / settings.run_key / datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
 
 
-def source_freshness(settings: Settings) -> DbtBuildResult:
+def _run_dbt_in(run_dir: Path, settings: Settings, run: Any, **options: Any) -> DbtBuildResult:
+    """Run ``run`` (a dbt command of flows.dbt_build) logging into ``run_dir``, with this
+    warehouse's own dbt target folder (state kept between runs, for partial parsing), then
+    keep the results it wrote there in ``run_dir`` too."""
+    target = (settings.state_dir or DBT_PROJECT_DIR) / "target" / settings.run_key
+    extra = ("--target-path", str(target), *options.pop("extra", ()))
+    started = time.time()
+    env = settings.dbt_env()
+    result = run(DBT_PROJECT_DIR, settings.target, env, log_path=run_dir, extra=extra, **options)
+    for name in ("run_results.json", "sources.json"):
+        if (target / name).is_file() and (target / name).stat().st_mtime >= started:
+            shutil.copy2(target / name, run_dir / name)
+    return result
+
+
+def source_freshness(settings: Settings, run_dir: Path | None = None) -> DbtBuildResult:
     """``dbt source freshness`` on the run's warehouse: how long ago each raw table loaded."""
-    where = dbt_locations(settings)
-    return run_source_freshness(DBT_PROJECT_DIR, settings.target, settings.dbt_env(), **where)
+    return _run_dbt_in(run_dir or run_folder(settings), settings, run_source_freshness)
 
 
-def dbt_build(settings: Settings, full_refresh: bool = False) -> DbtBuildResult:
+def dbt_build(
+    settings: Settings, full_refresh: bool = False, run_dir: Path | None = None
+) -> DbtBuildResult:
     """The one ``dbt build`` of the run, against the same warehouse as the ingest.
 
     The last publish's watermark goes to dbt: every model has read everything up to it, so
@@ -101,14 +118,12 @@ def dbt_build(settings: Settings, full_refresh: bool = False) -> DbtBuildResult:
     published = None if full_refresh else published_watermark(settings)
     variables = {"published_watermark": published.isoformat()} if published else {}
     since = ("--vars", json.dumps(variables)) if variables else ()
-    where = dbt_locations(settings)
-    return run_dbt_build(
-        DBT_PROJECT_DIR,
-        settings.target,
-        settings.dbt_env(),
+    return _run_dbt_in(
+        run_dir or run_folder(settings),
+        settings,
+        run_dbt_build,
         full_refresh=full_refresh,
-        log_path=where["log_path"],
-        extra=(*where["extra"], *since),
+        extra=since,
     )
 
 
@@ -186,8 +201,8 @@ def ingest_task(settings: Settings, run_date: date, source_dir: str) -> list[Loa
     retry_condition_fn=retry_on_transient,
     cache_policy=NO_CACHE,
 )
-def freshness_task(settings: Settings) -> DbtBuildResult:
-    result = source_freshness(settings)
+def freshness_task(settings: Settings, run_dir: Path) -> DbtBuildResult:
+    result = source_freshness(settings, run_dir)
     get_run_logger().info(
         "dbt source freshness: %s", ", ".join(f"{n.name} {n.status}" for n in result.nodes)
     )
@@ -201,8 +216,8 @@ def freshness_task(settings: Settings) -> DbtBuildResult:
     retry_condition_fn=retry_on_transient,
     cache_policy=NO_CACHE,
 )
-def dbt_build_task(settings: Settings, full_refresh: bool) -> DbtBuildResult:
-    result = dbt_build(settings, full_refresh)
+def dbt_build_task(settings: Settings, full_refresh: bool, run_dir: Path) -> DbtBuildResult:
+    result = dbt_build(settings, full_refresh, run_dir)
     get_run_logger().info(
         "dbt build: %s in %.1fs",
         ", ".join(f"{n} {k}" for k, n in result.counts.items()),
@@ -314,9 +329,10 @@ def _daily_pipeline(
             for day in summary.dates:
                 summary.loads += ingest_task(settings, day, str(drops))
         summary.ingest_seconds = time.perf_counter() - started
+        run_dir = run_folder(settings)  # this run's dbt.log and results
         try:  # a source past its error_after stops the run before the build
-            summary.freshness = freshness_task(settings)
-            summary.dbt = dbt_build_task(settings, full_refresh)
+            summary.freshness = freshness_task(settings, run_dir)
+            summary.dbt = dbt_build_task(settings, full_refresh, run_dir)
         except DbtBuildError as exc:
             if summary.freshness is None:
                 summary.freshness = exc.result

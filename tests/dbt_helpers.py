@@ -52,7 +52,7 @@ def project_with_test(tmp_path: Path, name: str, sql: str) -> Path:
     shutil.copytree(
         DBT_DIR,
         project,
-        ignore=shutil.ignore_patterns("target", "logs", "dbt_packages", ".user.yml"),
+        ignore=shutil.ignore_patterns("target", "logs", "runs", "dbt_packages", ".user.yml"),
     )
     (project / "tests").mkdir(exist_ok=True)
     (project / "tests" / f"{name}.sql").write_text(sql, encoding="utf-8")

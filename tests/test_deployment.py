@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import json
 import typing
+from pathlib import Path
 
 import pytest
 
@@ -71,3 +72,21 @@ def test_target_comes_from_the_parameter_then_the_environment_then_dev(
     monkeypatch.setenv("NIGHTJAR_TARGET", "ci")
     assert Settings.from_env(target=None).target == "ci"
     assert Settings.from_env(target="dev").target == "dev"
+
+
+def test_relative_paths_resolve_against_nightjar_home_not_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker runs the flow in a temporary clone: relative paths in the deployment's
+    environment must not land there."""
+    clone, home = tmp_path / "clone", tmp_path / "home"
+    clone.mkdir()
+    monkeypatch.chdir(clone)
+    env = {"DUCKDB_PATH": "wh/n.duckdb", "NIGHTJAR_STATE_DIR": "state"}
+    here = Settings.from_env(env)
+    assert here.duckdb_path == clone / "wh" / "n.duckdb" and here.state_dir == clone / "state"
+    there = Settings.from_env({**env, "NIGHTJAR_HOME": str(home)})
+    assert there.duckdb_path == home / "wh" / "n.duckdb" and there.state_dir == home / "state"
+    assert there.analytics_path == home / "wh" / "n.analytics.duckdb"
+    absolute = Settings.from_env({"DUCKDB_PATH": str(tmp_path / "a.duckdb"), "NIGHTJAR_HOME": "x"})
+    assert absolute.duckdb_path == tmp_path / "a.duckdb"

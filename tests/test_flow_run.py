@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import date, timedelta
 from pathlib import Path
@@ -172,9 +173,14 @@ def test_failing_dbt_test_skips_downstream_models_and_names_the_node(
     skipped_line = next(line for line in err.splitlines() if "skipped downstream" in line)
     for mart in MARTS:
         assert mart in skipped_line
-    log_file = project / "logs" / Settings.from_env(target="dev").run_key / "dbt.log"
-    assert str(log_file) in err
+    # the run's own folder: its dbt log and dbt's results of the build
+    (log_file,) = [Path(line.split(": ", 1)[1]) for line in err.splitlines() if "dbt log: " in line]
+    runs = project / "runs" / Settings.from_env(target="dev").run_key
+    assert log_file.parent.parent == runs and log_file.name == "dbt.log"
     assert log_file.is_file()
+    results = json.loads((log_file.parent / "run_results.json").read_text(encoding="utf-8"))
+    assert "test.nightjar.assert_no_views_staged" in {r["unique_id"] for r in results["results"]}
+    assert (log_file.parent / "sources.json").is_file()  # the freshness check before it
 
     con = duckdb.connect(str(duckdb_path), read_only=True)
     try:

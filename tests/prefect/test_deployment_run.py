@@ -70,10 +70,12 @@ def deployment(
             name=NAME,
             work_pool=POOL,
             repository=f"file://{bare}",
+            # Relative paths, taken from NIGHTJAR_HOME: not from the worker's temporary clone.
             env={
                 "NIGHTJAR_TARGET": "ci",
-                "DUCKDB_PATH": str(warehouse),
-                "NIGHTJAR_STATE_DIR": str(work / "state"),
+                "NIGHTJAR_HOME": str(work),
+                "DUCKDB_PATH": str(warehouse.relative_to(work)),
+                "NIGHTJAR_STATE_DIR": "state",
             },
         ),
     )
@@ -143,6 +145,9 @@ def test_a_run_with_parameters_completes_and_reports_to_prefect(deployment: dict
     ).items()
     dbt_log = re.search(r"dbt log: `?([^`\s]+dbt\.log)", artifact.data)
     assert dbt_log and Path(dbt_log.group(1)).is_file(), "the summary's dbt log is gone"
+    run_dir = Path(dbt_log.group(1)).parent  # the run's folder, under NIGHTJAR_HOME/state
+    assert run_dir.parent.parent == deployment["work"] / "state" / "runs"
+    assert (run_dir / "run_results.json").is_file() and (run_dir / "sources.json").is_file()
 
     names = {log.name for log in logs}
     messages = [log.message for log in logs]
