@@ -15,7 +15,7 @@ import logging
 import shutil
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -53,6 +53,8 @@ log = logging.getLogger(__name__)
 SUMMARY_ARTIFACT_KEY = "daily-pipeline-summary"
 #: A table artifact: one row per dbt node of the run's build (status, seconds, message).
 NODES_ARTIFACT_KEY = "daily-pipeline-dbt-nodes"
+#: A progress artifact: the share of the run's days loaded so far.
+PROGRESS_ARTIFACT_KEY = "daily-pipeline-progress"
 #: The targets, for the deployment's parameter schema (a test checks they are config's TARGETS).
 TargetName = Literal["dev", "ci", "prod"]
 #: A date parameter. The pattern is in the deployment's schema because Prefect's server
@@ -145,6 +147,39 @@ def logs_to_prefect(*loggers: str) -> Iterator[None]:
         for name, level in saved.items():
             logging.getLogger(name).removeHandler(handler)
             logging.getLogger(name).setLevel(level)
+
+
+@contextmanager
+def days_progress(dates: list[date]) -> Iterator[Callable[[date, list[LoadResult]], None]]:
+    """Progress through the run's days: a Prefect progress artifact (the run's page in the
+    UI), and on a terminal a progress bar too. Off a terminal, each file's log line says it."""
+    from prefect.artifacts import create_progress_artifact, update_progress_artifact
+
+    artifact = create_progress_artifact(
+        progress=0.0, key=PROGRESS_ARTIFACT_KEY, description=f"Days loaded, of {len(dates)}"
+    )
+    bar = None
+    if sys.stderr.isatty():
+        from rich.console import Console
+        from rich.progress import Progress
+
+        columns = (*Progress.get_default_columns(), "{task.fields[files]} files")
+        bar = Progress(*columns, console=Console(stderr=True))
+        days = bar.add_task("loading", total=len(dates), files=0)
+        bar.start()
+
+    def advance(day: date, loads: list[LoadResult]) -> None:
+        if artifact is not None:
+            done = dates.index(day) + 1
+            update_progress_artifact(artifact, progress=100.0 * done / len(dates))
+        if bar is not None:
+            bar.update(days, advance=1, files=len(loads), description=f"loaded {day}")
+
+    try:
+        yield advance
+    finally:
+        if bar is not None:
+            bar.stop()
 
 
 # --- Prefect tasks: thin wrappers ------------------------------------------------------------
@@ -326,8 +361,10 @@ def _daily_pipeline(
         # A gs://bucket/prefix source is copied to a local folder first (ingest/sources.py).
         with local_drops(source_dir, summary.dates, download=download_task) as drops:
             preflight_task(str(drops), summary.dates)
-            for day in summary.dates:
-                summary.loads += ingest_task(settings, day, str(drops))
+            with days_progress(summary.dates) as advance:
+                for day in summary.dates:
+                    summary.loads += ingest_task(settings, day, str(drops))
+                    advance(day, summary.loads)
         summary.ingest_seconds = time.perf_counter() - started
         run_dir = run_folder(settings)  # this run's dbt.log and results
         try:  # a source past its error_after stops the run before the build

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -94,6 +95,23 @@ def test_flow_loads_builds_and_publishes_the_summary(
     assert counts["failed"] == counts["errored"] == counts["skipped"] == 0
     for mart in MARTS:
         assert mart in markdown  # listed among the timed nodes
+    assert Artifact.get(pipeline.PROGRESS_ARTIFACT_KEY).data == 100.0  # every day loaded
+
+
+def test_a_terminal_shows_a_progress_bar_through_the_days(
+    prefect_harness: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    days = [START, START + timedelta(days=1)]
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    with pipeline.days_progress(days) as advance:
+        advance(days[0], [])
+        advance(days[1], [])
+    err = capsys.readouterr().err
+    assert f"loaded {days[1]}" in err and "100%" in err
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)  # off a terminal: no bar
+    with pipeline.days_progress(days) as advance:
+        advance(days[0], [])
+    assert capsys.readouterr().err == ""
 
 
 def _dbt_counts(markdown: str) -> dict[str, int]:
