@@ -3,7 +3,9 @@
 It is registered from the files ``terraform/prefect.tf`` reads (:mod:`tools.deploy`): the same
 entrypoint, parameter schema, schedule, time zone, tags, concurrency and environment. Here
 it runs on a process work pool, its code pulled at run time by ``git_clone`` from a bare
-clone of this checkout, against a DuckDB target chosen by ``NIGHTJAR_TARGET``.
+clone of this checkout, against a DuckDB target chosen by ``NIGHTJAR_TARGET``, under the
+production deployment's name: the runbook's own commands (``docs/operations.md``) are run
+here as written.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import shlex
 import subprocess
 from collections.abc import Iterator
 from datetime import date
@@ -29,8 +32,16 @@ from tools.deploy import register, spec
 
 pytestmark = pytest.mark.integration
 
-POOL, NAME = "local-process", "nightly-ci"
+POOL, NAME = "local-process", "nightly-prod"
 DATES = sorted({date.fromisoformat(p.stem) for p in (REPO_ROOT / "sample_data").glob("*/*.csv")})
+RUNBOOK = REPO_ROOT / "docs" / "operations.md"
+
+
+def runbook(prefix: str) -> list[list[str]]:
+    """The runbook's shell commands that start with ``prefix``, as argument lists."""
+    blocks = "\n".join(re.findall(r"```bash\n(.*?)```", RUNBOOK.read_text(encoding="utf-8"), re.S))
+    lines = blocks.replace("\\\n", " ").splitlines()
+    return [shlex.split(line.split(" #")[0]) for line in lines if line.startswith(prefix)]
 
 
 def prefect(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -90,18 +101,25 @@ def deployment(
         stop(worker)
 
 
-def test_a_run_with_parameters_completes_and_reports_to_prefect(deployment: dict[str, Any]) -> None:
+def test_the_runbooks_manual_run_and_backfill_complete(deployment: dict[str, Any]) -> None:
+    """§3's manual run and §4's backfill, verbatim, against the local server."""
     env = deployment["env"]
-    first, last = DATES[0], DATES[1]
-    run = prefect(
-        env,
-        *("deployment", "run", f"daily-pipeline/{NAME}", "--watch", "--watch-timeout", "900"),
-        *("--param", f"run_date={first}", "--param", f"end_date={last}"),
-        check=False,
-    )
-    worker_log = (deployment["work"] / "worker.log").read_text(errors="replace")
-    assert run.returncode == 0, f"{run.stdout}\n{run.stderr}\nworker:\n{worker_log[-6000:]}"
-    flow_run_id = re.search(r"UUID: ([0-9a-f-]{36})", run.stdout).group(1)  # type: ignore[union-attr]
+    commands = runbook("prefect deployment run daily-pipeline/")
+    assert len(commands) == 2 and all("--watch" in c for c in commands), commands
+    for command in commands:
+        run = prefect(env, *command[1:], "--watch-timeout", "900", check=False)
+        worker_log = (deployment["work"] / "worker.log").read_text(errors="replace")
+        assert run.returncode == 0, f"{run.stdout}\n{run.stderr}\nworker:\n{worker_log[-6000:]}"
+    shown = prefect(env, *runbook("prefect deployment inspect")[0][1:]).stdout
+    assert "0 2 * * *" in shown and "Europe/Paris" in shown, shown
+    # the backfill, the last run: what it left in Prefect and in the warehouse
+    check_reports(deployment, dict(a.split("=", 1) for a in command if "=" in a), run.stdout)
+
+
+def check_reports(deployment: dict[str, Any], params: dict[str, str], stdout: str) -> None:
+    env = deployment["env"]
+    first = date.fromisoformat(params["run_date"])
+    flow_run_id = re.search(r"UUID: ([0-9a-f-]{36})", stdout).group(1)  # type: ignore[union-attr]
 
     async def read(client: Any) -> tuple[Any, list[Any], list[Any]]:
         from prefect.client.schemas.filters import (
