@@ -5,104 +5,54 @@
 
 {#- UTC calendar date of a timestamp. DuckDB casts TIMESTAMPTZ to DATE in the session
     time zone, so convert to UTC wall-clock time first; BigQuery's DATE() is UTC. -#}
-{% macro utc_date(column) -%}
-    {{ return(adapter.dispatch('utc_date')(column)) }}
-{%- endmacro %}
-
-{% macro default__utc_date(column) -%}
-    cast({{ column }} as date)
-{%- endmacro %}
-
-{% macro duckdb__utc_date(column) -%}
-    cast(timezone('UTC', {{ column }}) as date)
-{%- endmacro %}
-
-{% macro bigquery__utc_date(column) -%}
-    date({{ column }}, 'UTC')
-{%- endmacro %}
+{% macro utc_date(column) %}{{ return(adapter.dispatch('utc_date')(column)) }}{% endmacro %}
+{% macro default__utc_date(column) %}cast({{ column }} as date){% endmacro %}
+{% macro duckdb__utc_date(column) %}cast(timezone('UTC', {{ column }}) as date){% endmacro %}
+{% macro bigquery__utc_date(column) %}date({{ column }}, 'UTC'){% endmacro %}
 
 {#- A timestamp as the warehouse's plain TIMESTAMP type holding UTC: DuckDB's
     TIMESTAMP (no time zone, UTC wall clock), BigQuery's TIMESTAMP (an instant). -#}
 {% macro utc_timestamp(column) -%}
     {{ return(adapter.dispatch('utc_timestamp')(column)) }}
 {%- endmacro %}
-
-{% macro default__utc_timestamp(column) -%}
-    cast({{ column }} as timestamp)
-{%- endmacro %}
-
-{% macro duckdb__utc_timestamp(column) -%}
-    timezone('UTC', {{ column }})
-{%- endmacro %}
-
-{% macro bigquery__utc_timestamp(column) -%}
-    {{ column }}
-{%- endmacro %}
+{% macro default__utc_timestamp(column) %}cast({{ column }} as timestamp){% endmacro %}
+{% macro duckdb__utc_timestamp(column) %}timezone('UTC', {{ column }}){% endmacro %}
+{% macro bigquery__utc_timestamp(column) %}{{ column }}{% endmacro %}
 
 {#- Data type names used in casts and in the mart contracts. dbt.type_bigint() renders
     `bigint` on BigQuery too (an alias there); the warehouse's own names leave no doubt. -#}
-{% macro int_type() -%}
-    {{ return(adapter.dispatch('int_type')()) }}
-{%- endmacro %}
-
-{% macro default__int_type() -%}
-    {{ return('bigint') }}
-{%- endmacro %}
-
-{% macro bigquery__int_type() -%}
-    {{ return('int64') }}
-{%- endmacro %}
+{% macro int_type() %}{{ return(adapter.dispatch('int_type')()) }}{% endmacro %}
+{% macro default__int_type() %}{{ return('bigint') }}{% endmacro %}
+{% macro bigquery__int_type() %}{{ return('int64') }}{% endmacro %}
 
 {#- An exact decimal with 9 decimal places, for sums that must not depend on the order
     rows are added in (a float sum does, so parallel plans gave different last bits).
     Written with its precision on BigQuery too: the emulator reads a bare NUMERIC as
     DuckDB's DECIMAL(18, 3). -#}
-{% macro exact_decimal_type() -%}
-    {{ return(adapter.dispatch('exact_decimal_type')()) }}
-{%- endmacro %}
-
-{% macro default__exact_decimal_type() -%}
-    {{ return('decimal(38, 9)') }}
-{%- endmacro %}
-
-{% macro bigquery__exact_decimal_type() -%}
-    {{ return('numeric(38, 9)') }}
-{%- endmacro %}
-
-{% macro float_type() -%}
-    {{ return(adapter.dispatch('float_type')()) }}
-{%- endmacro %}
-
-{% macro default__float_type() -%}
-    {{ return('double') }}
-{%- endmacro %}
-
-{% macro bigquery__float_type() -%}
-    {{ return('float64') }}
-{%- endmacro %}
+{% macro exact_decimal_type() %}{{ return(adapter.dispatch('exact_decimal_type')()) }}{% endmacro %}
+{% macro default__exact_decimal_type() %}{{ return('decimal(38, 9)') }}{% endmacro %}
+{% macro bigquery__exact_decimal_type() %}{{ return('numeric(38, 9)') }}{% endmacro %}
+{% macro float_type() %}{{ return(adapter.dispatch('float_type')()) }}{% endmacro %}
+{% macro default__float_type() %}{{ return('double') }}{% endmacro %}
+{% macro bigquery__float_type() %}{{ return('float64') }}{% endmacro %}
 
 {#- Quoted SQL literals for values read back with run_query (dates, timestamps,
     strings). BigQuery escapes with backslashes, DuckDB doubles the quote. -#}
 {% macro date_literal(value) -%}
     {{ return("date '" ~ value.strftime('%Y-%m-%d') ~ "'") }}
 {%- endmacro %}
-
 {% macro timestamp_literal(value) -%}
     {{ return(adapter.dispatch('timestamp_literal')(value)) }}
 {%- endmacro %}
-
 {% macro default__timestamp_literal(value) -%}
     {{ return("timestamp '" ~ value.strftime('%Y-%m-%d %H:%M:%S.%f') ~ "'") }}
 {%- endmacro %}
-
 {% macro string_literal(value) -%}
     {{ return(adapter.dispatch('string_literal')(value)) }}
 {%- endmacro %}
-
 {% macro default__string_literal(value) -%}
     {{ return("'" ~ (value | string).replace("'", "''") ~ "'") }}
 {%- endmacro %}
-
 {% macro bigquery__string_literal(value) -%}
     {{ return("'" ~ (value | string).replace('\\', '\\\\').replace("'", "\\'") ~ "'") }}
 {%- endmacro %}
@@ -112,11 +62,7 @@
 {% macro date_partition_by(column, data_type='date') -%}
     {{ return(adapter.dispatch('date_partition_by')(column, data_type)) }}
 {%- endmacro %}
-
-{% macro default__date_partition_by(column, data_type) -%}
-    {{ return(none) }}
-{%- endmacro %}
-
+{% macro default__date_partition_by(column, data_type) %}{{ return(none) }}{% endmacro %}
 {% macro bigquery__date_partition_by(column, data_type) -%}
     {{ return({'field': column, 'data_type': data_type, 'granularity': 'day'}) }}
 {%- endmacro %}
@@ -126,38 +72,17 @@
 {% macro cluster_columns(columns) -%}
     {{ return(adapter.dispatch('cluster_columns')(columns)) }}
 {%- endmacro %}
-
-{% macro default__cluster_columns(columns) -%}
-    {{ return(none) }}
-{%- endmacro %}
-
-{% macro bigquery__cluster_columns(columns) -%}
-    {{ return(columns) }}
-{%- endmacro %}
+{% macro default__cluster_columns(columns) %}{{ return(none) }}{% endmacro %}
+{% macro bigquery__cluster_columns(columns) %}{{ return(columns) }}{% endmacro %}
 
 {#- Strategies. Replacing whole day partitions: BigQuery's insert_overwrite; DuckDB has
     none, so delete+insert with the partition column as the key. Appending: BigQuery's
     merge with no key only inserts. -#}
-{% macro replace_days_strategy() %}
+{% macro replace_days_strategy() -%}
     {{ return(adapter.dispatch('replace_days_strategy')()) }}
-{% endmacro %}
-
-{% macro default__replace_days_strategy() %}
-    {{ return('delete+insert') }}
-{% endmacro %}
-
-{% macro bigquery__replace_days_strategy() %}
-    {{ return('insert_overwrite') }}
-{% endmacro %}
-
-{% macro append_strategy() %}
-    {{ return(adapter.dispatch('append_strategy')()) }}
-{% endmacro %}
-
-{% macro default__append_strategy() %}
-    {{ return('append') }}
-{% endmacro %}
-
-{% macro bigquery__append_strategy() %}
-    {{ return('merge') }}
-{% endmacro %}
+{%- endmacro %}
+{% macro default__replace_days_strategy() %}{{ return('delete+insert') }}{% endmacro %}
+{% macro bigquery__replace_days_strategy() %}{{ return('insert_overwrite') }}{% endmacro %}
+{% macro append_strategy() %}{{ return(adapter.dispatch('append_strategy')()) }}{% endmacro %}
+{% macro default__append_strategy() %}{{ return('append') }}{% endmacro %}
+{% macro bigquery__append_strategy() %}{{ return('merge') }}{% endmacro %}
