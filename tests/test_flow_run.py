@@ -276,6 +276,19 @@ def test_source_freshness_reports_each_table_and_warns_or_errors_by_age(
     assert "newest row loaded 80." in next(n.message for n in stale.problems)
 
 
+def test_a_table_never_loaded_is_late_only_counting_from_the_first_load(
+    duckdb_path: Path, small_drops: Path
+) -> None:
+    """One table's file may be missing: on a new warehouse that is no stale source."""
+    settings = Settings.from_env(target="dev")
+    ingest_date(settings, START, small_drops, ["viewing_logs"])
+    fresh = pipeline.source_freshness(settings)
+    assert fresh.success and {n.status for n in fresh.nodes} == {"pass"}
+    _age_loads(duckdb_path, {"viewing_logs": 80})  # loading began 80 h ago
+    late = pipeline.source_freshness(settings)
+    assert {n.name: n.status for n in late.nodes}["raw.social_interactions"] == "error"
+
+
 def test_a_stale_source_fails_the_run_before_the_build(
     prefect_harness: None,
     duckdb_path: Path,

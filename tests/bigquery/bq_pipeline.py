@@ -15,7 +15,7 @@ import duckdb
 
 from config.settings import DBT_PROJECT_DIR, Settings
 from flows.daily_pipeline import ingest_day
-from flows.dbt_build import raise_for_failure, run_dbt_build
+from flows.dbt_build import raise_for_failure, run_dbt_build, run_source_freshness
 from flows.publish import publish
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -44,16 +44,14 @@ def run_days(settings: Settings, source_dir: Path, days: list[date], work: Path)
 
 
 def build(settings: Settings, work: Path) -> None:
-    """The flow's one ``dbt build``, with its artefacts kept in ``work``, then its publish."""
+    """The flow's ``dbt source freshness`` and one ``dbt build``, with their artefacts kept
+    in ``work``, then its publish."""
     work.mkdir(parents=True, exist_ok=True)
-    result = run_dbt_build(
-        DBT_PROJECT_DIR,
-        settings.target,
-        settings.dbt_env(),
-        log_path=work / "logs",
-        extra=("--target-path", str(work / "target")),
-    )
-    raise_for_failure(result)
+    where = {"log_path": work / "logs", "extra": ("--target-path", str(work / "target"))}
+    env = settings.dbt_env()
+    fresh = raise_for_failure(run_source_freshness(DBT_PROJECT_DIR, settings.target, env, **where))
+    assert {n.status for n in fresh.nodes} == {"pass"}, fresh.nodes
+    raise_for_failure(run_dbt_build(DBT_PROJECT_DIR, settings.target, env, **where))
     publish(settings)
 
 
