@@ -233,12 +233,9 @@ def terraform_checkov(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, name="terraform-validate")
 def terraform_validate(session: nox.Session) -> None:
-    """``init -backend=false``, ``validate`` and, with a state bucket and a var file, ``plan``.
-
-    These download the hashicorp/google and prefecthq/prefect providers, so the session skips,
-    saying why, when the provider registry cannot be reached. ``plan`` also needs Google
-    credentials and PREFECT_API_KEY; give it ``-- <state-bucket> <var-file>``.
-    """
+    """``init -backend=false``, ``validate`` and, given ``-- <state-bucket> <var-file>`` (and
+    Google credentials and PREFECT_API_KEY), ``plan``. Skips, saying why, when the provider
+    registry cannot be reached (they download the providers)."""
     bootstrap.terraform_validate(session)
 
 
@@ -272,12 +269,9 @@ def bigquery(session: nox.Session) -> None:
     """The prod target on a local BigQuery API emulator: the flow's ingest and dbt build on
     sample and generated data must give DuckDB's marts; re-runs duplicate nothing; requests
     differ from production only in endpoint and auth. Then BigQuery's own SQL front end
-    (ZetaSQL) analyzes every prod model and every statement those runs sent.
-
-    Starts the emulator (own pinned virtualenv) and ZetaSQL's local server (pinned npm
-    package, fetched once with npm), both on loopback and free ports, and always stops them.
-    Extra arguments go to pytest, e.g. ``nox -s bigquery -- -k parity``.
-    """
+    (ZetaSQL) analyzes every prod model and every statement those runs sent. The emulator
+    (own pinned virtualenv) and ZetaSQL's server (pinned npm package) run on loopback, free
+    ports, and are always stopped. Arguments go to pytest (``-- -k parity``)."""
     install(session, "dev", "bigquery", "dashboard")
     session.install("-r", str(GOOGLESQL / "requirements.txt"), "-c", str(CONSTRAINTS))
     with bootstrap.bigquery_services(session) as services:

@@ -7,9 +7,5 @@
     analytics, which only the publish step writes).
 -#}
 {% macro generate_schema_name(custom_schema_name, node) -%}
-    {%- if custom_schema_name is none -%}
-        {{ dataset_prefix() ~ (target.schema | trim) }}
-    {%- else -%}
-        {{ dataset_prefix() ~ (custom_schema_name | trim) }}
-    {%- endif -%}
+    {{ dataset_prefix() ~ ((custom_schema_name or target.schema) | trim) }}
 {%- endmacro %}
