@@ -238,6 +238,7 @@ def ingest_parser() -> argparse.ArgumentParser:
 def ingest_main(argv: Sequence[str] | None = None) -> int:
     """``nightjar ingest`` (= ``python -m ingest``): load one file, or a date's files."""
     from ingest import IngestError, ingest_date, ingest_file
+    from ingest.schemas import TABLES
 
     args = ingest_parser().parse_args(argv)
     logging.basicConfig(
@@ -255,8 +256,8 @@ def ingest_main(argv: Sequence[str] | None = None) -> int:
         if args.file:
             results = [ingest_file(settings, args.table, args.file, args.file_date)]
         else:
-            tables = {"tables": [args.table]} if args.table else {}
-            results = ingest_date(settings, args.date, args.source_dir, **tables)
+            tables = [args.table] if args.table else list(TABLES)
+            results = ingest_date(settings, args.date, args.source_dir, tables)
     except (IngestError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

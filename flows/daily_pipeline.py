@@ -88,7 +88,9 @@ def run_folder(settings: Settings) -> Path:
     return state / "runs" / settings.run_key / datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
 
 
-def _run_dbt_in(run_dir: Path, settings: Settings, run: Any, **options: Any) -> DbtBuildResult:
+def _run_dbt_in(
+    run_dir: Path, settings: Settings, run: Callable[..., DbtBuildResult], **options: Any
+) -> DbtBuildResult:
     """Run ``run`` (a dbt command of flows.dbt_build) logging into ``run_dir``, with this
     warehouse's own dbt target folder (state kept between runs, for partial parsing), then
     keep the results it wrote there in ``run_dir`` too."""
@@ -169,9 +171,7 @@ def days_progress(dates: list[date]) -> Iterator[Callable[[date, list[LoadResult
         bar.start()
 
     def advance(day: date, loads: list[LoadResult]) -> None:
-        if artifact is not None:
-            done = dates.index(day) + 1
-            update_progress_artifact(artifact, progress=100.0 * done / len(dates))
+        update_progress_artifact(artifact, progress=100.0 * (dates.index(day) + 1) / len(dates))
         if bar is not None:
             bar.update(days, advance=1, files=len(loads), description=f"loaded {day}")
 
