@@ -9,14 +9,13 @@ are checked before Prefect is even imported (``--help`` needs none of it either)
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from config.settings import DEFAULT_DUCKDB_PATH, TARGETS, Settings
+from config.settings import TARGETS, Settings
 
 DEFAULT_SOURCE_DIR = "sample_data"
 
@@ -209,63 +208,6 @@ def how_to_query(settings: Settings) -> str:
     )
 
 
-# --- nightjar ingest ------------------------------------------------------------------------
-
-
-def ingest_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m ingest",
-        description="Load daily CSV drops into the raw tables. For each file it prints the "
-        "audit line: rows in file = rows loaded + rows rejected. Rejected rows are kept in "
-        "raw.<table>_rejected with their line number, reason and text.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    what = p.add_mutually_exclusive_group(required=True)
-    day = date.fromisoformat
-    what.add_argument("--date", type=day, help="load <source-dir>/<table>/<DATE>.csv per table")
-    what.add_argument("--file", type=Path, help="load this one file (needs --table)")
-    p.add_argument("--source-dir", type=Path, default=Path("sample_data"), help="with --date")
-    p.add_argument("--table", help="raw table of --file; with --date, only it")
-    p.add_argument("--file-date", type=day, help="with --file (default: from its name)")
-    p.add_argument("--target", choices=sorted(TARGETS), help="default: $NIGHTJAR_TARGET or dev")
-    p.add_argument(
-        "--duckdb-path", type=Path, help=f"default: $DUCKDB_PATH or {DEFAULT_DUCKDB_PATH}"
-    )
-    p.add_argument("-q", "--quiet", action="store_true", help="only print the audit lines")
-    return p
-
-
-def ingest_main(argv: Sequence[str] | None = None) -> int:
-    """``nightjar ingest`` (= ``python -m ingest``): load one file, or a date's files."""
-    from ingest import IngestError, ingest_date, ingest_file
-    from ingest.schemas import TABLES
-
-    args = ingest_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    if args.file and not args.table:
-        print("error: --file needs --table", file=sys.stderr)
-        return 2
-    overrides: dict[str, object] = {"target": args.target}
-    if args.duckdb_path:
-        overrides["duckdb_path"] = args.duckdb_path.resolve()
-    try:
-        settings = Settings.from_env(**overrides)
-        if args.file:
-            results = [ingest_file(settings, args.table, args.file, args.file_date)]
-        else:
-            tables = [args.table] if args.table else list(TABLES)
-            results = ingest_date(settings, args.date, args.source_dir, tables)
-    except (IngestError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    for r in results:
-        print(r.audit_line())
-    return 0
-
-
 COMMANDS = {
     "run": "the nightly pipeline: ingest, dbt build, publish, summary",
     "ingest": "load one file, or every table's file for a date, into raw",
@@ -282,6 +224,8 @@ def nightjar(argv: Sequence[str] | None = None) -> int:
         return 0 if argv[:1] in (["-h"], ["--help"]) else 2
     command, rest = argv[0], argv[1:]
     if command == "ingest":
+        from ingest.__main__ import main as ingest_main
+
         return ingest_main(rest)
     if command == "dashboard":
         from dashboard.__main__ import main as dashboard_main
