@@ -172,19 +172,16 @@ def release_duckdb() -> None:
 def _node_result(run_result: object) -> NodeResult:
     node = run_result.node  # type: ignore[attr-defined]
     status = str(run_result.status)  # type: ignore[attr-defined]
+    message = str(getattr(run_result, "message", "") or "")
+    if not message and hasattr(run_result, "age"):  # a source's freshness
+        message = f"newest row loaded {run_result.age / 3600:.1f} h ago"
     return NodeResult(
         unique_id=node.unique_id,
         resource_type=str(node.resource_type),
         status=status,
         outcome=_OUTCOME_BY_STATUS.get(status, ERRORED),
         seconds=float(getattr(run_result, "execution_time", 0.0) or 0.0),
-        message=str(getattr(run_result, "message", "") or "")
-        # a source's freshness: how long ago its newest row was loaded
-        or (
-            f"newest row loaded {run_result.age / 3600:.1f} h ago"
-            if hasattr(run_result, "age")
-            else ""
-        ),
+        message=message,
         failures=getattr(run_result, "failures", None),
     )
 
