@@ -189,6 +189,13 @@ def test_count_outcomes_lists_every_outcome() -> None:
     assert ERRORED in counts
 
 
+def _load(
+    table: str, day: date, name: str, read: int, loaded: int, rejected: int, extra: tuple = ()
+) -> LoadResult:
+    """One file's load result, as the ingest reports it."""
+    return LoadResult(read, loaded, rejected, table, day, name, extra_columns=extra)
+
+
 def test_summary_markdown_reports_rows_nodes_and_timings() -> None:
     summary = PipelineSummary(
         target="dev",
@@ -196,31 +203,9 @@ def test_summary_markdown_reports_rows_nodes_and_timings() -> None:
         source_dir="sample_data",
         warehouse="warehouse/nightjar.duckdb",
         loads=[
-            LoadResult(
-                table="viewing_logs",
-                file_date=date(2026, 11, 20),
-                source_file="2026-11-20.csv",
-                rows_in_file=10,
-                rows_loaded=8,
-                rows_rejected=2,
-                extra_columns=("note",),
-            ),
-            LoadResult(
-                table="viewing_logs",
-                file_date=date(2026, 11, 21),
-                source_file="2026-11-21.csv",
-                rows_in_file=5,
-                rows_loaded=5,
-                rows_rejected=0,
-            ),
-            LoadResult(
-                table="social_interactions",
-                file_date=date(2026, 11, 20),
-                source_file="2026-11-20.csv",
-                rows_in_file=7,
-                rows_loaded=6,
-                rows_rejected=1,
-            ),
+            _load("viewing_logs", date(2026, 11, 20), "2026-11-20.csv", 10, 8, 2, ("note",)),
+            _load("viewing_logs", date(2026, 11, 21), "2026-11-21.csv", 5, 5, 0),
+            _load("social_interactions", date(2026, 11, 20), "2026-11-20.csv", 7, 6, 1),
         ],
         ingest_seconds=1.5,
         dbt=_result(success=False),
@@ -243,16 +228,7 @@ def test_summary_markdown_reports_rows_nodes_and_timings() -> None:
 
 def test_summary_flags_a_file_that_does_not_reconcile() -> None:
     summary = PipelineSummary(target="dev", dates=[date(2026, 11, 20)], source_dir="d")
-    summary.loads.append(
-        LoadResult(
-            table="viewing_logs",
-            file_date=date(2026, 11, 20),
-            source_file="a.csv",
-            rows_in_file=10,
-            rows_loaded=8,
-            rows_rejected=1,
-        )
-    )
+    summary.loads.append(_load("viewing_logs", date(2026, 11, 20), "a.csv", 10, 8, 1))
     md = render_markdown(summary)
     assert "Not reconciled" in md and "viewing_logs a.csv" in md
     assert "# Nightly pipeline succeeded" in md
