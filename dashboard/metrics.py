@@ -264,29 +264,36 @@ SLICE_COLUMNS = (
     "rows_rejected",
     "top_reject_reasons",
     "loaded_at",
+    "warn_after_hours",
+    "error_after_hours",
 )
 
 
 def quality_page(reader: MartReader, now: dt.datetime) -> QualityPage | None:
     """The "Data quality" page: every file slice loaded, and each raw table's freshness at
-    ``now`` (None when the warehouse has published no data-quality table yet)."""
+    ``now``, from its newest slice (None when the warehouse has published no data-quality
+    table yet)."""
     if reader.missing([QUALITY]):
         return None
-    table = reader.table(QUALITY)
     slices = reader.query(
-        f"select {', '.join(SLICE_COLUMNS)} from {table} order by file_date desc, table_name"
+        f"select {', '.join(SLICE_COLUMNS)} from {reader.table(QUALITY)} "
+        "order by file_date desc, table_name"
     )
-    newest = reader.query(
-        f"select table_name, max(loaded_at) as loaded_at, max(warn_after_hours) as warn_h, "
-        f"max(error_after_hours) as error_h from {table} group by table_name order by 1"
-    )
-    freshness = []
-    for row in newest:
-        loaded_at = as_utc(row["loaded_at"])
-        age = (now - loaded_at).total_seconds() / 3600
-        freshness.append(
-            Freshness(row["table_name"], loaded_at, age, row["warn_h"], row["error_h"])
+    newest: dict[str, dict[str, Any]] = {}
+    for row in slices:
+        held = newest.get(row["table_name"])
+        if held is None or as_utc(row["loaded_at"]) > as_utc(held["loaded_at"]):
+            newest[row["table_name"]] = row
+    freshness = [
+        Freshness(
+            name,
+            as_utc(row["loaded_at"]),
+            (now - as_utc(row["loaded_at"])).total_seconds() / 3600,
+            row["warn_after_hours"],
+            row["error_after_hours"],
         )
+        for name, row in sorted(newest.items())
+    ]
     return QualityPage(slices=slices, freshness=freshness)
 
 
