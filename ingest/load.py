@@ -6,7 +6,7 @@ import logging
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,33 +14,13 @@ from typing import TYPE_CHECKING
 from config.settings import Settings
 from ingest.errors import IngestError, NoInputError
 from ingest.schemas import TABLES
-from ingest.validate import SliceCounts, SliceMeta, open_read
+from ingest.validate import LoadResult, open_read
 
 if TYPE_CHECKING:
     from ingest.warehouse.bigquery import BigQueryWarehouse
     from ingest.warehouse.duckdb_warehouse import DuckDBWarehouse
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class LoadResult(SliceCounts):
-    """The outcome of loading one file. ``rows_in_file == rows_loaded + rows_rejected``."""
-
-    table: str = ""
-    file_date: date = date.min
-    source_file: str = ""
-    load_id: str = ""
-    extra_columns: tuple[str, ...] = ()
-    seconds: float = 0.0
-
-    def audit_line(self) -> str:
-        extra = f"; ignored columns: {', '.join(self.extra_columns)}" if self.extra_columns else ""
-        return (
-            f"{self.table} {self.file_date.isoformat()} ({self.source_file}): "
-            f"rows in file {self.rows_in_file} = loaded {self.rows_loaded} + rejected "
-            f"{self.rows_rejected} [{self.seconds:.2f}s]{extra}"
-        )
 
 
 def expected_path(source_dir: Path, table: str, file_date: date) -> Path:
@@ -76,20 +56,21 @@ def load_files(settings: Settings, files: list[tuple[str, Path, date]]) -> list[
         warehouse.ensure_raw_tables()
         for table, path, day in files:
             started, path = time.perf_counter(), Path(path)
-            meta = SliceMeta(table, day, path.name, uuid.uuid4().hex, datetime.now(UTC))
+            meta = LoadResult(table, day, path.name, uuid.uuid4().hex, datetime.now(UTC))
             with open_read(TABLES[table], path) as plan:
-                counts = warehouse.load_file(plan, meta)
-            result = LoadResult(
-                *(counts.rows_in_file, counts.rows_loaded, counts.rows_rejected),
-                *(table, day, path.name, meta.load_id, plan.extra_columns),
-                time.perf_counter() - started,
+                in_file, loaded, rejected = warehouse.load_file(plan, meta)
+            result = replace(
+                meta,
+                rows_in_file=in_file,
+                rows_loaded=loaded,
+                rows_rejected=rejected,
+                extra_columns=plan.extra_columns,
+                seconds=time.perf_counter() - started,
             )
             log.info("%s", result.audit_line())
-            if result.rows_rejected:
-                rejected = TABLES[table].rejected_table
-                log.warning(
-                    "%s: %d row(s) rejected; see raw.%s", path, counts.rows_rejected, rejected
-                )
+            if rejected:
+                name = TABLES[table].rejected_table
+                log.warning("%s: %d row(s) rejected; see raw.%s", path, rejected, name)
             results.append(result)
     finally:
         warehouse.close()

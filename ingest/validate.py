@@ -40,34 +40,42 @@ REASON = "_reject_reason"
 FIELDS = "wrong number of fields"
 
 
+#: A slice's counts: rows in file, rows loaded, rows rejected.
+Counts = tuple[int, int, int]
+
+
 @dataclass(frozen=True)
-class SliceMeta:
-    """Lineage of one file load."""
+class LoadResult:
+    """One file load: its lineage, then its outcome (``rows_in_file = loaded + rejected``)."""
 
     table: str
     file_date: date
     source_file: str
     load_id: str
     loaded_at: datetime
+    rows_in_file: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    extra_columns: tuple[str, ...] = ()
+    seconds: float = 0.0
+
+    def audit_line(self) -> str:
+        extra = f"; ignored columns: {', '.join(self.extra_columns)}" if self.extra_columns else ""
+        return (
+            f"{self.table} {self.file_date.isoformat()} ({self.source_file}): "
+            f"rows in file {self.rows_in_file} = loaded {self.rows_loaded} + rejected "
+            f"{self.rows_rejected} [{self.seconds:.2f}s]{extra}"
+        )
 
 
-@dataclass(frozen=True)
-class SliceCounts:
-    rows_in_file: int
-    rows_loaded: int
-    rows_rejected: int
-
-
-def check_reconciliation(path: Path, expected: SliceCounts, loaded: int, rejected: int) -> None:
+def check_reconciliation(path: Path, expected: Counts, loaded: int, rejected: int) -> None:
     """Raise (so the caller rolls back) unless the rows written are what the file held."""
-    if (loaded, rejected) != (expected.rows_loaded, expected.rows_rejected) or (
-        expected.rows_in_file != loaded + rejected
-    ):
+    in_file, want_loaded, want_rejected = expected
+    if (loaded, rejected) != (want_loaded, want_rejected) or in_file != loaded + rejected:
         raise IngestError(
-            f"{path}: reconciliation failed: {expected.rows_in_file} rows in file but "
-            f"{loaded} loaded (expected {expected.rows_loaded}) + {rejected} rejected "
-            f"(expected {expected.rows_rejected}); the load was rolled back. This is a bug in "
-            "the loader: report it with the file"
+            f"{path}: reconciliation failed: {in_file} rows in file but {loaded} loaded "
+            f"(expected {want_loaded}) + {rejected} rejected (expected {want_rejected}); the "
+            "load was rolled back. This is a bug in the loader: report it with the file"
         )
 
 
@@ -181,7 +189,7 @@ def write_rows(
     statement: Callable[[str], str],
     table: str,
     where: str = "true",
-) -> tuple[SliceCounts, int, str | None]:
+) -> tuple[Counts, int, str | None]:
     """Run ``statement(select)``, which writes every record of the one read into the rows of
     ``table`` matching ``where``; then count and locate the rejects. Returns the counts, the
     rowid of the first record and the temporary table of the rejects (if any)."""
@@ -203,7 +211,7 @@ def write_rows(
             f"SELECT coalesce(min(rowid), 0), count({REASON}) FROM {table} WHERE {where}"
         ).fetchone()  # type: ignore[misc]
         rejected = len(structural) + n_rule
-        counts = SliceCounts(n_parsed + len(structural), n_parsed - n_rule, rejected)
+        counts = (n_parsed + len(structural), n_parsed - n_rule, rejected)
         if not rejected:
             return counts, first, None
         rule_rows = con.execute(

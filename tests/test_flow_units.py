@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -193,7 +193,7 @@ def _load(
     table: str, day: date, name: str, read: int, loaded: int, rejected: int, extra: tuple = ()
 ) -> LoadResult:
     """One file's load result, as the ingest reports it."""
-    return LoadResult(read, loaded, rejected, table, day, name, extra_columns=extra)
+    return LoadResult(table, day, name, "load", datetime.now(UTC), read, loaded, rejected, extra)
 
 
 def test_summary_markdown_reports_rows_nodes_and_timings() -> None:

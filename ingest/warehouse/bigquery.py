@@ -33,7 +33,7 @@ from ingest.schemas import (
     Column,
     TableSchema,
 )
-from ingest.validate import REASON, FileRead, SliceCounts, SliceMeta, write_rows
+from ingest.validate import REASON, Counts, FileRead, LoadResult, write_rows
 
 if TYPE_CHECKING:
     from google.cloud import bigquery
@@ -125,7 +125,7 @@ class BigQueryWarehouse:
                     "keep) and run again"
                 )
 
-    def load_file(self, plan: FileRead, meta: SliceMeta) -> SliceCounts:
+    def load_file(self, plan: FileRead, meta: LoadResult) -> Counts:
         """Read the file as on DuckDB, stage its rows and rejects, then swap its slice."""
         from google.api_core import exceptions as gexc
 
@@ -163,7 +163,7 @@ class BigQueryWarehouse:
                 self.client.delete_table(self.table_id(staged), not_found_ok=True)
             except Exception as exc:  # the load is already done, or already failed
                 log.warning("could not drop staging table %s (it expires): %s", staged, exc)
-        return SliceCounts(*row.values())
+        return tuple(row.values())  # type: ignore[return-value]
 
     def _stage(self, select: str, name: str, columns: tuple[Column, ...]) -> None:
         """Load the rows of ``select`` into the staging table ``name`` (overwritten)."""
@@ -185,9 +185,7 @@ class BigQueryWarehouse:
                     f, table.reference, job_config=config, job_id_prefix=f"nightjar_{name}_"
                 ).result()
 
-    def slice_script(
-        self, plan: FileRead, expected: SliceCounts, meta: SliceMeta, staged: str
-    ) -> str:
+    def slice_script(self, plan: FileRead, expected: Counts, meta: LoadResult, staged: str) -> str:
         """The one multi-statement transaction that replaces a (table, file date) slice."""
         schema = plan.schema
         raw, rejected = self.sql_table(schema.name), self.sql_table(schema.rejected_table)
@@ -212,13 +210,13 @@ class BigQueryWarehouse:
             f"SELECT {lineage}, {names(REJECT_RECORD_COLUMNS)} "
             f"FROM {self.sql_table(staged)} WHERE line_number IS NOT NULL",
             f"INSERT INTO {audit} ({names(AUDIT_COLUMNS)})\n"
-            f"SELECT {load_id}, {table_name}, {day}, {source}, {at}, {expected.rows_in_file},\n"
+            f"SELECT {load_id}, {table_name}, {day}, {source}, {at}, {expected[0]},\n"
             f"  (SELECT COUNT(*) FROM {raw} WHERE _file_date = {day}),\n"
             f"  (SELECT COUNT(*) FROM {rejected} WHERE _file_date = {day}),\n"
             f"  {bq_string(','.join(plan.extra_columns))}",
             # Checked inside the transaction: ERROR() aborts it, so nothing is committed.
-            f"SELECT IF(rows_loaded = {expected.rows_loaded} AND rows_rejected = "
-            f"{expected.rows_rejected} AND rows_in_file = rows_loaded + rows_rejected, 'ok', "
+            f"SELECT IF(rows_loaded = {expected[1]} AND rows_rejected = "
+            f"{expected[2]} AND rows_in_file = rows_loaded + rows_rejected, 'ok', "
             f"ERROR(CONCAT({bq_string(f'{RECONCILIATION_MARKER}: {plan.path}: ')}, "
             "CAST(rows_in_file AS STRING), ' rows in file, ', CAST(rows_loaded AS STRING), "
             "' loaded, ', CAST(rows_rejected AS STRING), ' rejected')))\n"

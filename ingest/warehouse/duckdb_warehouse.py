@@ -29,14 +29,7 @@ from ingest.schemas import (
     Column,
     TableSchema,
 )
-from ingest.validate import (
-    REASON,
-    FileRead,
-    SliceCounts,
-    SliceMeta,
-    check_reconciliation,
-    write_rows,
-)
+from ingest.validate import REASON, Counts, FileRead, LoadResult, check_reconciliation, write_rows
 
 q, lit = rules.quote_ident, rules.sql_literal
 STORED = (Column(REASON), Column("_file_date", "date"))
@@ -114,11 +107,11 @@ class DuckDBWarehouse:
         self.con.execute("COMMIT")
         return result
 
-    def load_file(self, plan: FileRead, meta: SliceMeta) -> SliceCounts:
+    def load_file(self, plan: FileRead, meta: LoadResult) -> Counts:
         """Replace the (table, file date) slice, its rejects and its audit row, atomically."""
         return self._transaction(lambda: self._replace_slice(plan, meta))
 
-    def _replace_slice(self, plan: FileRead, meta: SliceMeta) -> SliceCounts:
+    def _replace_slice(self, plan: FileRead, meta: LoadResult) -> Counts:
         schema, con, day = plan.schema, self.con, lit(meta.file_date)
         stored, rejected = stored_table(schema), f"{RAW_SCHEMA}.{schema.rejected_table}"
         for table in (stored, rejected, AUDIT):
@@ -138,10 +131,9 @@ class DuckDBWarehouse:
         (n_rejected,) = con.execute(
             f"SELECT count(*) FROM {rejected} WHERE _file_date = {day}"
         ).fetchone()  # type: ignore[misc]
-        check_reconciliation(plan.path, counts, counts.rows_loaded, n_rejected)
+        check_reconciliation(plan.path, counts, counts[1], n_rejected)
         audit_row = (meta.load_id, schema.name, meta.file_date, meta.source_file, meta.loaded_at)
-        audit_row += (counts.rows_in_file, counts.rows_loaded, counts.rows_rejected)
-        audit_row += (",".join(plan.extra_columns),)
+        audit_row += (*counts, ",".join(plan.extra_columns))
         con.execute(f"INSERT INTO {AUDIT} VALUES ({', '.join(map(lit, audit_row))})")
         return counts
 

@@ -31,7 +31,7 @@ from bq_pipeline import SAMPLE_DATA, sample_days
 from config.bigquery import bigquery_client
 from config.settings import Settings
 from ingest.schemas import TABLES
-from ingest.validate import SliceMeta, open_read
+from ingest.validate import LoadResult, open_read
 from ingest.warehouse.bigquery import BigQueryWarehouse
 
 GOOGLE = "https://bigquery.googleapis.com"
@@ -97,7 +97,7 @@ def _recording_adapter(log: list[Recorded], forward_to: str | None) -> Any:
 def _load_one_file(settings: Settings, client: Any) -> None:
     day = sample_days()[1]
     path = SAMPLE_DATA / "viewing_logs" / f"{day.isoformat()}.csv"
-    meta = SliceMeta(
+    meta = LoadResult(
         "viewing_logs", day, path.name, "fixed-load-id", datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     )
     warehouse = BigQueryWarehouse(settings, client=client)

@@ -17,7 +17,7 @@ import ingest.warehouse.bigquery as bigquery_warehouse
 from config.settings import Settings
 from ingest.errors import IngestError
 from ingest.schemas import TABLES
-from ingest.validate import SliceMeta, open_read
+from ingest.validate import LoadResult, open_read
 from ingest.warehouse.bigquery import BigQueryWarehouse
 
 pytestmark = [pytest.mark.emulator, pytest.mark.integration]
@@ -101,7 +101,7 @@ def test_a_retried_slice_swap_replaces_instead_of_appending(bigquery_settings: S
     warehouse = BigQueryWarehouse(bigquery_settings)
     try:
         warehouse.ensure_raw_tables()
-        meta = SliceMeta("viewing_logs", day, path.name, "load-1", datetime.now(UTC))
+        meta = LoadResult("viewing_logs", day, path.name, "load-1", datetime.now(UTC))
         for _ in range(2):  # the same load retried, e.g. after a lost response
             with open_read(TABLES["viewing_logs"], path) as plan:
                 counts = warehouse.load_file(plan, meta)
@@ -122,7 +122,7 @@ def test_a_failed_slice_swap_leaves_the_previous_load_in_place(
     warehouse = BigQueryWarehouse(bigquery_settings)
     try:
         warehouse.ensure_raw_tables()
-        meta = SliceMeta("viewing_logs", day, path.name, "good-load", datetime.now(UTC))
+        meta = LoadResult("viewing_logs", day, path.name, "good-load", datetime.now(UTC))
         with open_read(TABLES["viewing_logs"], path) as plan:
             warehouse.load_file(plan, meta)
         before = _slice_state(warehouse, day)
