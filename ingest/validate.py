@@ -11,7 +11,6 @@ the rejects' positions to physical lines and text through the file's record span
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import logging
 import mmap
@@ -31,6 +30,7 @@ from ingest.schemas import REJECT_RECORD_COLUMNS, TableSchema
 
 log = logging.getLogger(__name__)
 
+#: Files up to this size map records to lines with Python's csv module (exact, slower).
 EXACT_SPANS_MAX_BYTES = 64 << 20
 #: Longest record accepted (a longer one is rejected). Past the reader's default (2 MB) its
 #: buffers must grow too, which leaves less to read in parallel: only for files that need it.
@@ -107,7 +107,6 @@ class FileRead:
     read_path: Path  # ``path``, a link to it or its copy with LF line ends
     parallel: bool
     long_records: bool
-    spans: Callable[[], csvfile.RecordSpans]
 
     def select(self, rejects: str) -> str:
         """The one read: every parsed record, typed, with its ``_reject_reason``, in file
@@ -149,12 +148,12 @@ def open_read(schema: TableSchema, path: Path) -> Iterator[FileRead]:
     if extra:
         log.warning("%s: ignoring unknown column(s) %s", path, ", ".join(extra))
     with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-        odd = mm.find(b"\r") >= 0 or mm.find(b'"') >= 0
-        long_records = csvfile.has_line_over(mm, DEFAULT_MAX_LINE_BYTES)
-    ends = csvfile.scan(path) if odd else csvfile.Scan(None, None, False, None)  # type: ignore[arg-type]
-    if odd:  # a record with quoted line breaks may be longer than any of its lines
-        long_records |= bool(
-            (ends.spans.end - ends.spans.start).max(initial=0) > DEFAULT_MAX_LINE_BYTES
+        odd = mm.find(b"\r") >= 0 or mm.find(b'"') >= 0  # else each line is a record
+        ends = csvfile.scan(path) if odd else csvfile.Scan(None, None, False, None)  # type: ignore[arg-type]
+        long_records = (
+            bool((ends.spans.end - ends.spans.start).max(initial=0) > DEFAULT_MAX_LINE_BYTES)
+            if odd
+            else csvfile.has_line_over(mm, DEFAULT_MAX_LINE_BYTES)
         )
     if ends.stray_cr_line is not None:
         raise IngestError(
@@ -175,12 +174,8 @@ def open_read(schema: TableSchema, path: Path) -> Iterator[FileRead]:
             read_path.symlink_to(path.absolute())
         else:
             read_path = path
-        # Exact spans (Python's csv) for files up to EXACT_SPANS_MAX_BYTES, else quote parity.
-        small = path.stat().st_size <= EXACT_SPANS_MAX_BYTES
-        exact = csvfile.record_spans_exact
-        spans = functools.cache(lambda: exact(path) if small else csvfile.scan(path).spans)
         parallel = not ends.quoted_line_break
-        yield FileRead(schema, path, header, extra, read_path, parallel, long_records, spans)
+        yield FileRead(schema, path, header, extra, read_path, parallel, long_records)
 
 
 def write_rows(
@@ -252,10 +247,14 @@ def _locate(
 ) -> Iterator[tuple[int, str, str]]:
     """Reader rejects (record numbers) and rule rejects (parsed-row positions) as (physical
     line, reason, original text); raises before yielding when records do not map to lines."""
-    path, spans, n_records = plan.path, plan.spans(), n_parsed + len(structural)
-    if len(spans.data_index()) != n_records and path.stat().st_size > EXACT_SPANS_MAX_BYTES:
-        log.info("%s: quote-parity record scan disagrees; using the exact scan", path)
-        spans = csvfile.record_spans_exact(path)
+    path, n_records = plan.path, n_parsed + len(structural)
+    spans = None
+    if path.stat().st_size > EXACT_SPANS_MAX_BYTES:  # quote parity, when the reader agrees
+        spans = csvfile.scan(path).spans
+        if len(spans.data_index()) != n_records:
+            log.info("%s: quote-parity record scan disagrees; using the exact scan", path)
+            spans = None
+    spans = spans or csvfile.record_spans_exact(path)
     data = spans.data_index()
     if len(data) != n_records:
         raise IngestError(
