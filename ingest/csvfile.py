@@ -21,7 +21,7 @@ import numpy as np
 from ingest.errors import HeaderError
 
 BOM = codecs.BOM_UTF8
-_QUOTE, _LF, _CR = ord('"'), ord("\n"), ord("\r")
+_LF, _CR = ord("\n"), ord("\r")
 
 
 @dataclass(frozen=True)
@@ -33,12 +33,13 @@ class Header:
 def read_header(path: Path) -> Header:
     """The first record of ``path``; :class:`HeaderError` when the file is empty, or the
     header is blank, not UTF-8, CR-terminated or names a column twice."""
-    with path.open("rb") as f:
-        head = f.read(1 << 16)
-        while (end := _first_terminator(head)) is None and (more := f.read(1 << 20)):
+    with path.open("rb") as f:  # up to the first LF outside quotes
+        head = f.readline()
+        while head.count(b'"') % 2 and (more := f.readline()):
             head += more
     has_bom = head.startswith(BOM)
-    raw = head[len(BOM) if has_bom else 0 : len(head) if end is None else end]
+    raw = head[len(BOM) if has_bom else 0 :].removesuffix(b"\n")
+    raw = raw.removesuffix(b"\r") if head.endswith(b"\n") else raw
 
     def refuse(problem: str) -> HeaderError:
         return HeaderError(f"{path}: line 1 {problem} and load it again")
@@ -69,17 +70,6 @@ def parse_record(text: str) -> list[str]:
     """The fields of one CSV record (RFC 4180 quoting, any field length); [] for no record."""
     csv.field_size_limit(max(csv.field_size_limit(), len(text)))
     return next(csv.reader(io.StringIO(text, newline="")), [])
-
-
-def _first_terminator(buf: bytes) -> int | None:
-    """Offset of the first LF outside quotes (CR before it excluded), or None."""
-    in_quotes = False
-    for i, b in enumerate(buf):
-        if b == _QUOTE:
-            in_quotes = not in_quotes
-        elif b == _LF and not in_quotes:
-            return i - 1 if i and buf[i - 1] == _CR else i
-    return None
 
 
 @dataclass(frozen=True)
@@ -121,24 +111,14 @@ def has_line_over(mm: mmap.mmap, limit: int) -> bool:
 
 
 def scan(path: Path) -> Scan:
-    with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-        mm.madvise(mmap.MADV_WILLNEED)
-        buf = np.frombuffer(mm, dtype=np.uint8)
-        try:
-            return _scan(
-                buf,
-                *(
-                    np.flatnonzero(buf == b) if mm.find(bytes([b])) >= 0 else np.zeros(0, np.int64)
-                    for b in (_QUOTE, _LF, _CR)
-                ),
-            )
-        finally:
-            del buf
+    data = path.read_bytes()
+    buf = np.frombuffer(data, dtype=np.uint8)
+    quotes, lfs, crs = (
+        np.flatnonzero(buf == b) if b in data else np.zeros(0, int) for b in b'"\n\r'
+    )
 
-
-def _scan(buf: np.ndarray, quotes: np.ndarray, lfs: np.ndarray, crs: np.ndarray) -> Scan:
     def outside(at: np.ndarray) -> np.ndarray:
-        return (np.searchsorted(quotes, at) & 1) == 0 if len(quotes) else np.ones(len(at), bool)
+        return np.searchsorted(quotes, at) % 2 == 0
 
     is_end = outside(lfs)
     ends = lfs[is_end]
@@ -157,12 +137,6 @@ def _scan(buf: np.ndarray, quotes: np.ndarray, lfs: np.ndarray, crs: np.ndarray)
         len(ends) < len(lfs),
         ends[crlf] - 1 if crlf.any() and not crlf.all() else None,
     )
-
-
-def copy_without(path: Path, out: Path, offsets: np.ndarray) -> None:
-    """Copy ``path`` to ``out`` without the bytes at ``offsets``."""
-    buf = np.fromfile(path, dtype=np.uint8)
-    out.write_bytes(np.delete(buf, offsets).tobytes())
 
 
 def record_spans_exact(path: Path) -> RecordSpans:
