@@ -24,21 +24,14 @@ BOM = codecs.BOM_UTF8
 _LF, _CR = ord("\n"), ord("\r")
 
 
-@dataclass(frozen=True)
-class Header:
-    columns: tuple[str, ...]
-    has_bom: bool
-
-
-def read_header(path: Path) -> Header:
+def read_header(path: Path) -> tuple[str, ...]:
     """The first record of ``path``; :class:`HeaderError` when the file is empty, or the
     header is blank, not UTF-8, CR-terminated or names a column twice."""
     with path.open("rb") as f:  # up to the first LF outside quotes
         head = f.readline()
         while head.count(b'"') % 2 and (more := f.readline()):
             head += more
-    has_bom = head.startswith(BOM)
-    raw = head[len(BOM) if has_bom else 0 :].removesuffix(b"\n")
+    raw = head.removeprefix(BOM).removesuffix(b"\n")
     raw = raw.removesuffix(b"\r") if head.endswith(b"\n") else raw
 
     def refuse(problem: str) -> HeaderError:
@@ -63,7 +56,7 @@ def read_header(path: Path) -> Header:
         raise refuse(
             f"(header) names column(s) {', '.join(dupes)} more than once; keep one of each"
         )
-    return Header(columns, has_bom)
+    return columns
 
 
 def parse_record(text: str) -> list[str]:
@@ -161,8 +154,3 @@ def record_spans_exact(path: Path) -> RecordSpans:
             spans.append((offsets[first], last - int(cut), first + 1))
     start, end, line = np.array(spans, dtype=np.int64).reshape(-1, 3).T
     return RecordSpans(start, end, line)
-
-
-def span_text(data: bytes | mmap.mmap, start: int, end: int, has_bom: bool = False) -> str:
-    """The text of one record (invalid UTF-8 bytes become U+FFFD)."""
-    return data[len(BOM) if start == 0 and has_bom else start : end].decode("utf-8", "replace")

@@ -79,17 +79,17 @@ def check_reconciliation(path: Path, expected: Counts, loaded: int, rejected: in
         )
 
 
-def check_header(schema: TableSchema, path: Path) -> csvfile.Header:
+def check_header(schema: TableSchema, path: Path) -> tuple[str, ...]:
     """Refuse ``path`` if its header lacks a required column of ``schema`` (reads only the
     first record: callers may check every file of a run before loading any)."""
     if not path.is_file():
         raise IngestError(f"{path}: file not found; check the source directory and the date")
     header = csvfile.read_header(path)
-    missing = tuple(c for c in schema.required_columns if c not in header.columns)
+    missing = tuple(c for c in schema.required_columns if c not in header)
     if missing:
         raise MissingColumnError(
             f"{path}: header (line 1) is missing required column(s) {', '.join(missing)} for "
-            f"table {schema.name}; found columns: {', '.join(header.columns) or '(none)'}. "
+            f"table {schema.name}; found columns: {', '.join(header) or '(none)'}. "
             "Nothing was loaded from this file and the warehouse is unchanged: fix the header "
             "(columns are matched by name, in any order) and load the file again."
         )
@@ -102,7 +102,7 @@ class FileRead:
 
     schema: TableSchema
     path: Path
-    header: csvfile.Header
+    header: tuple[str, ...]
     extra_columns: tuple[str, ...]
     read_path: Path  # ``path``, a link to it or its copy with LF line ends
     parallel: bool
@@ -111,7 +111,7 @@ class FileRead:
     def select(self, rejects: str) -> str:
         """The one read: every parsed record, typed, with its ``_reject_reason``, in file
         order; the records the reader cannot take go to the temporary table ``rejects``."""
-        header = self.header.columns
+        header = self.header
         # A sentinel column past the header, null padding and a NULL string that never
         # occurs: a missing trailing field is NULL, an empty one '', a surplus one fills
         # the sentinel.
@@ -142,7 +142,7 @@ def open_read(schema: TableSchema, path: Path) -> Iterator[FileRead]:
     header = check_header(schema, path)
     extra = tuple(
         c or f"(unnamed column {i})"
-        for i, c in enumerate(header.columns, 1)
+        for i, c in enumerate(header, 1)
         if c not in schema.column_names
     )
     if extra:
@@ -273,13 +273,12 @@ def _locate(
     ok_idx = np.delete(data, at)
     todo = [(int(i), msg) for i, (_, msg) in zip(struct_idx, structural, strict=True)]
     todo += [(int(ok_idx[position]), reason) for position, reason in rule_rows]
-    n_columns = len(plan.header.columns)
+    n_columns = len(plan.header)
 
     def located() -> Iterator[tuple[int, str, str]]:
         with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
             for i, why in todo:
-                start, end = int(spans.start[i]), int(spans.end[i])
-                text = csvfile.span_text(buf, start, end, plan.header.has_bom)
+                text = buf[spans.start[i] : spans.end[i]].decode("utf-8", "replace")
                 if why == FIELDS or "MISSING COLUMNS" in why or "TOO MANY COLUMNS" in why:
                     n = len(csvfile.parse_record(text))
                     why = f"{FIELDS}: {n} instead of {n_columns} (the header's column count)"
