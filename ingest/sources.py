@@ -39,12 +39,9 @@ def download_drops(
     """Copy ``<source>/<table>/<date>.csv`` of every date and table into ``dest`` (same
     layout), skipping missing objects (the ingest reports missing files); the files written."""
     from google.api_core.exceptions import NotFound  # the bigquery extra
+    from google.cloud import storage
 
-    if client is None:
-        from google.cloud import storage
-
-        client = storage.Client()
-
+    client = client or storage.Client()
     bucket_name, prefix = split_gcs(source)
     bucket, written = client.bucket(bucket_name), []
     for day in dates:
@@ -67,18 +64,13 @@ def download_drops(
 def local_drops(
     source: str | Path,
     dates: Iterable[date],
-    client: Any | None = None,
-    download: Callable[[str, list[date], Path], object] | None = None,
+    download: Callable[[str, list[date], Path], object] = download_drops,
 ) -> Iterator[Path]:
     """A local folder with the drops of ``dates``: ``source`` itself, or a temporary copy of a
-    ``gs://`` prefix made by ``download`` (default :func:`download_drops`; the flow passes its
-    retried task), removed on exit."""
+    ``gs://`` prefix made by ``download`` (the flow passes its retried task), removed on exit."""
     if not is_gcs(source):
         yield Path(source)
         return
     with tempfile.TemporaryDirectory(prefix="nightjar-drops-") as tmp:
-        if download is None:
-            download_drops(str(source), list(dates), Path(tmp), client=client)
-        else:
-            download(str(source), list(dates), Path(tmp))
+        download(str(source), list(dates), Path(tmp))
         yield Path(tmp)

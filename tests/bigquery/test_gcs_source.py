@@ -6,6 +6,7 @@ serving objects from a local folder through the two calls the download uses.
 
 from __future__ import annotations
 
+import functools
 import shutil
 from datetime import date
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 pytest.importorskip("google.api_core", reason="needs the bigquery extra")
 from google.api_core.exceptions import NotFound
 
-from ingest.sources import local_drops, split_gcs
+from ingest.sources import download_drops, local_drops, split_gcs
 
 
 class StandInStorageClient:
@@ -59,7 +60,8 @@ def test_downloads_the_days_files_into_the_same_layout(tmp_path: Path) -> None:
     (bucket / "viewing_logs" / "2026-11-24.csv").write_text("not this day\n", encoding="utf-8")
     client = StandInStorageClient(tmp_path / "gcs")
 
-    with local_drops("gs://landing/drops", [date(2026, 11, 25)], client=client) as folder:
+    download = functools.partial(download_drops, client=client)
+    with local_drops("gs://landing/drops", [date(2026, 11, 25)], download) as folder:
         files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.csv"))
         assert files == ["viewing_logs/2026-11-25.csv"]  # the missing table is skipped
         assert (folder / files[0]).read_text(encoding="utf-8") == "view_id\nv1\n"
