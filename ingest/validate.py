@@ -184,10 +184,10 @@ def write_rows(
     statement: Callable[[str], str],
     table: str,
     where: str = "true",
-) -> tuple[Counts, int, str | None]:
+) -> tuple[Counts, int, str]:
     """Run ``statement(select)``, which writes every record of the one read into the rows of
     ``table`` matching ``where``; then count and locate the rejects. Returns the counts, the
-    rowid of the first record and the temporary table of the rejects (if any)."""
+    rowid of the first record and the temporary table of the rejects."""
     rejects = f"nj_rej_{uuid.uuid4().hex[:12]}"
     try:
         try:
@@ -208,7 +208,7 @@ def write_rows(
         rejected = len(structural) + n_rule
         counts = (n_parsed + len(structural), n_parsed - n_rule, rejected)
         if not rejected:
-            return counts, first, None
+            return counts, first, _rejects_table(con, f"{rejects}_located", iter(()))
         rule_rows = con.execute(
             f"SELECT rowid - {first}, {REASON} FROM {table} "
             f"WHERE {where} AND {REASON} IS NOT NULL ORDER BY 1"

@@ -138,10 +138,6 @@ class BigQueryWarehouse:
                 f"SELECT * EXCLUDE ({REASON}), rowid - {first} + 1 AS _source_row "
                 f"FROM {stage} WHERE {REASON} IS NULL ORDER BY rowid"
             )
-            rejects = rejects or (
-                "(SELECT NULL::BIGINT AS line_number, NULL::VARCHAR AS reason, "
-                "NULL::VARCHAR AS line_text LIMIT 0)"
-            )
             select = f"FROM ({select}) UNION ALL BY NAME FROM {rejects}"
             # A file's rows with their _source_row, then its rejects' columns.
             self._stage(

@@ -95,21 +95,18 @@ class DuckDBWarehouse:
             statements.append(_ddl(stored_table(schema), schema.columns + STORED))
             statements.append(_ddl(f"{RAW_SCHEMA}.{schema.rejected_table}", REJECTED_COLUMNS))
             statements.append(_view(schema))
-        self._transaction(lambda: [self.con.execute(s) for s in statements])
+        self.con.execute(";\n".join(statements))  # each idempotent: no transaction needed
 
-    def _transaction(self, work):  # type: ignore[no-untyped-def]
+    def load_file(self, plan: FileRead, meta: LoadResult) -> Counts:
+        """Replace the (table, file date) slice, its rejects and its audit row, atomically."""
         self.con.execute("BEGIN TRANSACTION")
         try:
-            result = work()
+            counts = self._replace_slice(plan, meta)
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
         self.con.execute("COMMIT")
-        return result
-
-    def load_file(self, plan: FileRead, meta: LoadResult) -> Counts:
-        """Replace the (table, file date) slice, its rejects and its audit row, atomically."""
-        return self._transaction(lambda: self._replace_slice(plan, meta))
+        return counts
 
     def _replace_slice(self, plan: FileRead, meta: LoadResult) -> Counts:
         schema, con, day = plan.schema, self.con, lit(meta.file_date)
@@ -121,12 +118,10 @@ class DuckDBWarehouse:
             )
         sql = lambda select: f"INSERT INTO {stored} SELECT *, {day} FROM ({select})"  # noqa: E731
         counts, _, rejects = write_rows(con, plan, sql, stored, f"_file_date = {day}")
-        if rejects:
-            con.execute(
-                f"INSERT INTO {rejected} SELECT {lit(meta.source_file)}, {day}, "
-                f"{lit(meta.loaded_at)}, * FROM {rejects}"
-            )
-            con.execute(f"DROP TABLE {rejects}")  # a backfill loads many files on one connection
+        con.execute(
+            f"INSERT INTO {rejected} SELECT {lit(meta.source_file)}, {day}, "
+            f"{lit(meta.loaded_at)}, * FROM {rejects}; DROP TABLE {rejects}"
+        )
         # The rejects written must be the ones the file held (the rows are counted as written).
         (n_rejected,) = con.execute(
             f"SELECT count(*) FROM {rejected} WHERE _file_date = {day}"
