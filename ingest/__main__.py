@@ -42,14 +42,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.file and not args.table:
+        parser.error("--file needs --table")
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    if args.file and not args.table:
-        print("error: --file needs --table", file=sys.stderr)
-        return 2
     overrides: dict[str, object] = {"target": args.target}
     if args.duckdb_path:
         overrides["duckdb_path"] = args.duckdb_path.resolve()

@@ -51,6 +51,10 @@ class TableSchema:
     def rejected_table(self) -> str:
         return f"{self.name}_rejected"
 
+    @property
+    def raw_columns(self) -> tuple[Column, ...]:  # of raw.<table>: input, then lineage
+        return self.columns + LINEAGE_COLUMNS
+
 
 #: The longest duration accepted, in seconds: ten years. With it, the marts' largest product
 #: (10 x a duration) and any sum over a billion views stay below 2^63.

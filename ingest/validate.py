@@ -1,11 +1,9 @@
 """Read and check one CSV file in DuckDB: the one read path of every warehouse.
 
-:func:`open_read` checks the header and decides, before any write, how DuckDB's reader
-takes the file: a copy with LF ends if records end in both LF and CRLF (the strict reader
-refuses or misreads it), one thread if quoted fields hold line breaks (the parallel reader
-refuses some). :func:`write_rows` runs the one statement that writes every parsed record in
-file order, typed, with ``_reject_reason`` (see :mod:`ingest.rules`); :func:`_locate` maps
-the rejects' positions to physical lines and text through the file's record spans.
+:func:`open_read` checks the header and decides the read options before any write (an LF
+copy if records end in both LF and CRLF, one thread if quoted fields hold line breaks).
+:func:`write_rows` runs the one statement that writes every parsed record, typed, with its
+``_reject_reason``; :func:`_locate` maps the rejects to physical lines and their text.
 """
 
 from __future__ import annotations

@@ -1,13 +1,10 @@
-"""The BigQuery warehouse: raw tables in a BigQuery dataset, each slice replaced atomically.
+"""The BigQuery warehouse: raw tables in a dataset, each slice replaced in one transaction.
 
-A file is read exactly as for DuckDB (:func:`ingest.validate.write_rows`, into an in-memory
-DuckDB). Its rows and rejects go to Parquet and are loaded into one staging table named per
-(table, file date) with ``WRITE_TRUNCATE`` (a retried load overwrites it, never appends).
-One multi-statement transaction then deletes the slice from the raw, rejected and audit
-tables, inserts the staged rows with their lineage, writes the audit row from what was
-inserted, checks rows in file = loaded + rejected (``ERROR()`` rolls back) and commits. The
-staging table is dropped (it expires after a day should a run die first). Raw tables are
-partitioned by ``_file_date`` (the slice a re-delivery replaces) and clustered by event id.
+A file is read as on DuckDB (:func:`ingest.validate.write_rows`, in an in-memory DuckDB);
+its rows and rejects are loaded, through Parquet, into a staging table per (table, file
+date) with ``WRITE_TRUNCATE``. One multi-statement transaction then replaces the slice in
+the raw, rejected and audit tables and checks rows in file = loaded + rejected (``ERROR()``
+rolls back). Raw tables are partitioned by ``_file_date`` and clustered by event id.
 """
 
 from __future__ import annotations
@@ -31,7 +28,6 @@ from ingest.schemas import (
     REJECTED_COLUMNS,
     TABLES,
     Column,
-    TableSchema,
 )
 from ingest.validate import REASON, Counts, FileRead, LoadResult, write_rows
 
@@ -56,11 +52,6 @@ def schema_fields(columns: tuple[Column, ...]) -> list[bigquery.SchemaField]:
         bigquery.SchemaField(c.name, BIGQUERY_TYPES[c.type], description=c.description or None)
         for c in columns
     ]
-
-
-def raw_columns(schema: TableSchema) -> tuple[Column, ...]:
-    """Columns of ``raw.<table>``: the input columns, then the lineage columns."""
-    return schema.columns + LINEAGE_COLUMNS
 
 
 def bq_string(value: str) -> str:
@@ -106,7 +97,7 @@ class BigQueryWarehouse:
                 ) from exc
         wanted = [(AUDIT_TABLE, AUDIT_COLUMNS, ["table_name"])]
         for schema in TABLES.values():
-            wanted.append((schema.name, raw_columns(schema), [schema.key]))
+            wanted.append((schema.name, schema.raw_columns, [schema.key]))
             wanted.append((schema.rejected_table, REJECTED_COLUMNS, []))
         for name, columns, cluster_by in wanted:
             try:
@@ -134,18 +125,15 @@ class BigQueryWarehouse:
         create = lambda select: f"CREATE TEMP TABLE {stage} AS {select}"  # noqa: E731
         try:
             expected, first, rejects = write_rows(self.con, plan, create, stage)
-            select = (
-                f"SELECT * EXCLUDE ({REASON}), rowid - {first} + 1 AS _source_row "
-                f"FROM {stage} WHERE {REASON} IS NULL ORDER BY rowid"
+            rows = (  # a file's rows with their _source_row, then its rejects' columns
+                f"FROM (SELECT * EXCLUDE ({REASON}), rowid - {first} + 1 AS _source_row "
+                f"FROM {stage} WHERE {REASON} IS NULL ORDER BY rowid) "
+                f"UNION ALL BY NAME FROM {rejects}"
             )
-            select = f"FROM ({select}) UNION ALL BY NAME FROM {rejects}"
-            # A file's rows with their _source_row, then its rejects' columns.
-            self._stage(
-                select, staged, schema.columns + LINEAGE_COLUMNS[-1:] + REJECT_RECORD_COLUMNS
-            )
-            script = self.slice_script(plan, expected, meta, staged)
+            columns = schema.columns + LINEAGE_COLUMNS[-1:] + REJECT_RECORD_COLUMNS
+            self._stage(rows, staged, columns)
             try:
-                (row,) = self.client.query(script).result()
+                (row,) = self.client.query(self.slice_script(plan, expected, meta, staged)).result()
             except gexc.BadRequest as exc:
                 if RECONCILIATION_MARKER not in str(exc):
                     raise
@@ -199,7 +187,7 @@ class BigQueryWarehouse:
             f"DELETE FROM {raw} WHERE _file_date = {day}",
             f"DELETE FROM {rejected} WHERE _file_date = {day}",
             f"DELETE FROM {audit} WHERE _file_date = {day} AND table_name = {table_name}",
-            f"INSERT INTO {raw} ({names(raw_columns(schema))})\n"
+            f"INSERT INTO {raw} ({names(schema.raw_columns)})\n"
             f"SELECT {names(schema.columns)}, {lineage}, _source_row "
             f"FROM {self.sql_table(staged)} WHERE line_number IS NULL",
             f"INSERT INTO {rejected} ({names(REJECTED_COLUMNS)})\n"

@@ -1,13 +1,10 @@
 """The DuckDB warehouse: one local file, in which files are also read and checked.
 
-Each ``raw.<table>`` is a view with the BigQuery table's columns over ``raw._<table>_rows``,
-which stores every parsed record of each file: its typed columns, ``_reject_reason`` (NULL
-when loaded) and ``_file_date``. That is the one storage trick (the bench's ``table layout``
-case shows what it saves): a load is the reader's own ``INSERT … SELECT``, with no lineage
-written per row. ``_source_file`` and ``_loaded_at`` come from the slice's audit row, written
-in the same transaction; ``_source_row`` is the record's position among its file's parsed
-records: one statement inserts them in file order, so their ``rowid`` are consecutive, and
-stay so (only whole slices are deleted).
+``raw.<table>`` is a view, with the BigQuery table's columns, over ``raw._<table>_rows``:
+every parsed record of each file, typed, with ``_reject_reason`` (NULL when loaded) and
+``_file_date``, written by the reader's own ``INSERT … SELECT`` (the bench's ``table layout``
+case shows what that saves). ``_source_file`` and ``_loaded_at`` come from the slice's audit
+row; ``_source_row`` from ``rowid``, consecutive in file order (only whole slices are deleted).
 """
 
 from __future__ import annotations

@@ -368,11 +368,11 @@ def _find(tree: Any, key: str) -> Any:
 def raw_catalog(analyzer: Analyzer, project: str) -> Catalog:
     """The raw dataset's tables with the schemas the BigQuery loader creates them with."""
     from ingest.schemas import AUDIT_COLUMNS, AUDIT_TABLE, RAW_SCHEMA, REJECTED_COLUMNS, TABLES
-    from ingest.warehouse.bigquery import raw_columns, schema_fields
+    from ingest.warehouse.bigquery import schema_fields
 
     wanted = {AUDIT_TABLE: AUDIT_COLUMNS}
     for schema in TABLES.values():
-        wanted[schema.name] = raw_columns(schema)
+        wanted[schema.name] = schema.raw_columns
         wanted[schema.rejected_table] = REJECTED_COLUMNS
     catalog = Catalog()
     for name, columns in wanted.items():
