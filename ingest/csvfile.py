@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.errors import HeaderError
+from ingest.errors import HeaderError, IngestError
 
 BOM = codecs.BOM_UTF8
 _LF, _CR = ord("\n"), ord("\r")
@@ -86,8 +86,6 @@ class Scan:
     for RFC 4180 files; a quote inside an unquoted field breaks it."""
 
     spans: RecordSpans
-    #: Line of the first CR outside quotes that does not end a line (RFC 4180 allows none).
-    stray_cr_line: int | None
     quoted_line_break: bool
     #: When records end in both LF and CRLF, the offsets of the CRs of the CRLF ends.
     mixed_crs: np.ndarray | None
@@ -104,6 +102,7 @@ def has_line_over(mm: mmap.mmap, limit: int) -> bool:
 
 
 def scan(path: Path) -> Scan:
+    """:class:`IngestError` if a CR outside quotes does not end a line (RFC 4180 allows none)."""
     data = path.read_bytes()
     buf = np.frombuffer(data, dtype=np.uint8)
     quotes, lfs, crs = (
@@ -117,7 +116,12 @@ def scan(path: Path) -> Scan:
     ends = lfs[is_end]
     crlf = (ends > 0) & (buf[np.maximum(ends - 1, 0)] == _CR)
     after = buf[np.minimum(crs + 1, len(buf) - 1)]  # a CR must end a line: LF after it
-    stray = crs[((after != _LF) | (crs + 1 == len(buf))) & outside(crs)]
+    if len(stray := crs[((after != _LF) | (crs + 1 == len(buf))) & outside(crs)]):
+        raise IngestError(
+            f"{path}: line {np.searchsorted(lfs, stray[0]) + 1}: a carriage return (CR) outside "
+            "quotes that does not end the line; quote the field that holds it (RFC 4180) or "
+            "remove it, and load the file again"
+        )
     start = np.concatenate(([0], ends + 1))
     end = np.concatenate((ends, [len(buf)]))
     line = np.concatenate(([1], np.flatnonzero(is_end) + 2))  # a record starts after its LF
@@ -126,7 +130,6 @@ def scan(path: Path) -> Scan:
     end -= (end > start) & (buf[np.maximum(end - 1, 0)] == _CR)
     return Scan(
         RecordSpans(start, end, line),
-        int(np.searchsorted(lfs, stray[0])) + 1 if len(stray) else None,
         len(ends) < len(lfs),
         ends[crlf] - 1 if crlf.any() and not crlf.all() else None,
     )

@@ -109,26 +109,23 @@ class FileRead:
     def select(self, rejects: str) -> str:
         """The one read: every parsed record, typed, with its ``_reject_reason``, in file
         order; the records the reader cannot take go to the temporary table ``rejects``."""
-        header = self.header
         # A sentinel column past the header, null padding and a NULL string that never
-        # occurs: a missing trailing field is NULL, an empty one '', a surplus one fills
-        # the sentinel.
-        names = [f"c{i}" for i in range(len(header))] + ["c_surplus"]
+        # occurs: a missing trailing field is NULL, an empty one '', a surplus one fills it.
+        header, names = self.header, [f"c{i}" for i in range(len(self.header))] + ["c_surplus"]
         spec = "{" + ", ".join(f"'{n}': 'VARCHAR'" for n in names) + "}"
         source = {c: f"c{header.index(c)}" for c in self.schema.column_names if c in header}
         source = {c: source.get(c, "NULL::VARCHAR") for c in self.schema.column_names}
         helpers, typed, valid, reason = rules.row_sql(self.schema, source)
         fields_bad = f"(c_surplus IS NOT NULL OR c{len(header) - 1} IS NULL)"
-        sizes = f"max_line_size = {MAX_LINE_BYTES}, buffer_size = {MAX_LINE_BYTES}, "
-        sizes = sizes if self.long_records else ""
+        size = f"max_line_size = {MAX_LINE_BYTES}, buffer_size = {MAX_LINE_BYTES}, "
         return (
             f"SELECT {typed}, CASE WHEN NOT {fields_bad} AND {valid} THEN NULL "
             f"WHEN {fields_bad} THEN '{FIELDS}' ELSE {reason} END AS {REASON} "
             f"FROM (SELECT *, {helpers} FROM read_csv({rules.quote_literal(str(self.read_path))}, "
             f"columns = {spec}, header = true, auto_detect = false, delim = ',', quote = '\"', "
             "escape = '\"', encoding = 'utf-8', null_padding = true, nullstr = '\\x00', "
-            f"strict_mode = true, {sizes}parallel = {str(self.parallel).lower()}, "
-            "store_rejects = true, "
+            f"strict_mode = true, {size if self.long_records else ''}"
+            f"parallel = {str(self.parallel).lower()}, store_rejects = true, "
             f"rejects_table = '{rejects}', rejects_scan = '{rejects}_scan'))"
         )
 
@@ -137,27 +134,17 @@ class FileRead:
 def open_read(schema: TableSchema, path: Path) -> Iterator[FileRead]:
     """Check ``path``'s header and decide how to read it; a copy, if needed, lives in the block."""
     path = Path(path)
-    header = check_header(schema, path)
-    extra = tuple(
-        c or f"(unnamed column {i})"
-        for i, c in enumerate(header, 1)
-        if c not in schema.column_names
-    )
+    header, known = check_header(schema, path), schema.column_names
+    extra = tuple(c or f"(unnamed column {i})" for i, c in enumerate(header, 1) if c not in known)
     if extra:
         log.warning("%s: ignoring unknown column(s) %s", path, ", ".join(extra))
     with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
         odd = mm.find(b"\r") >= 0 or mm.find(b'"') >= 0  # else each line is a record
-        ends = csvfile.scan(path) if odd else csvfile.Scan(None, None, False, None)  # type: ignore[arg-type]
+        ends = csvfile.scan(path) if odd else csvfile.Scan(None, False, None)  # type: ignore[arg-type]
         long_records = (
             bool((ends.spans.end - ends.spans.start).max(initial=0) > DEFAULT_MAX_LINE_BYTES)
             if odd
             else csvfile.has_line_over(mm, DEFAULT_MAX_LINE_BYTES)
-        )
-    if ends.stray_cr_line is not None:
-        raise IngestError(
-            f"{path}: line {ends.stray_cr_line}: a carriage return (CR) outside quotes that does "
-            "not end the line; quote the field that holds it (RFC 4180) or remove it, and load "
-            "the file again"
         )
     if ends.quoted_line_break:
         log.info("%s: quoted line breaks; reading the file in a single thread", path)
