@@ -1,18 +1,5 @@
-"""Load the daily CSV drops into the warehouse's ``raw`` schema."""
+"""Load the daily CSV drops into the warehouse's ``raw`` schema: the public entry points."""
 
 from ingest.errors import HeaderError, IngestError, MissingColumnError, NoInputError
 from ingest.load import LoadResult, drops_for, expected_path, ingest_date, ingest_file
 from ingest.validate import check_header
-
-__all__ = [
-    "HeaderError",
-    "IngestError",
-    "LoadResult",
-    "MissingColumnError",
-    "NoInputError",
-    "check_header",
-    "drops_for",
-    "expected_path",
-    "ingest_date",
-    "ingest_file",
-]

@@ -1,4 +1,4 @@
-"""Load daily CSV drops into the raw tables: the public entry points of the ingest package."""
+"""Load daily CSV drops into the raw tables, one transaction per file."""
 
 from __future__ import annotations
 
@@ -6,19 +6,13 @@ import logging
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from config.settings import Settings
 from ingest.errors import IngestError, NoInputError
 from ingest.schemas import TABLES
 from ingest.validate import LoadResult, open_read
-
-if TYPE_CHECKING:
-    from ingest.warehouse.bigquery import BigQueryWarehouse
-    from ingest.warehouse.duckdb_warehouse import DuckDBWarehouse
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +30,8 @@ def _check_tables(tables: Iterable[str]) -> list[str]:
     return tables
 
 
-def get_warehouse(settings: Settings) -> DuckDBWarehouse | BigQueryWarehouse:
-    """Open the warehouse the settings' target points at."""
+def get_warehouse(settings: Settings):
+    """Open the warehouse the settings' target points at (its module imported only then)."""
     if settings.warehouse_kind == "duckdb":
         from ingest.warehouse.duckdb_warehouse import DuckDBWarehouse
 
@@ -56,19 +50,13 @@ def load_files(settings: Settings, files: list[tuple[str, Path, date]]) -> list[
         warehouse.ensure_raw_tables()
         for table, path, day in files:
             started, path = time.perf_counter(), Path(path)
-            meta = LoadResult(table, day, path.name, uuid.uuid4().hex, datetime.now(UTC))
+            lineage = (table, day, path.name, uuid.uuid4().hex, datetime.now(UTC))
             with open_read(TABLES[table], path) as plan:
-                in_file, loaded, rejected = warehouse.load_file(plan, meta)
-            result = replace(
-                meta,
-                rows_in_file=in_file,
-                rows_loaded=loaded,
-                rows_rejected=rejected,
-                extra_columns=plan.extra_columns,
-                seconds=time.perf_counter() - started,
-            )
+                counts = warehouse.load_file(plan, LoadResult(*lineage))
+            seconds = time.perf_counter() - started
+            result = LoadResult(*lineage, *counts, plan.extra_columns, seconds)
             log.info("%s", result.audit_line())
-            if rejected:
+            if rejected := result.rows_rejected:
                 name = TABLES[table].rejected_table
                 log.warning("%s: %d row(s) rejected; see raw.%s", path, rejected, name)
             results.append(result)
