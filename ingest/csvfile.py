@@ -80,17 +80,6 @@ class RecordSpans:
         return idx[idx > 0]
 
 
-@dataclass(frozen=True)
-class Scan:
-    """A file by quote parity (a LF ends a record after an even number of quotes): exact
-    for RFC 4180 files; a quote inside an unquoted field breaks it."""
-
-    spans: RecordSpans
-    quoted_line_break: bool
-    #: When records end in both LF and CRLF, the offsets of the CRs of the CRLF ends.
-    mixed_crs: np.ndarray | None
-
-
 def has_line_over(mm: mmap.mmap, limit: int) -> bool:
     """Whether ``limit`` bytes in a row hold no line feed (a window at a time: cheap)."""
     start = 0
@@ -101,8 +90,11 @@ def has_line_over(mm: mmap.mmap, limit: int) -> bool:
     return False
 
 
-def scan(path: Path) -> Scan:
-    """:class:`IngestError` if a CR outside quotes does not end a line (RFC 4180 allows none)."""
+def scan(path: Path) -> tuple[RecordSpans, bool, np.ndarray | None]:
+    """The records of ``path`` by quote parity (a LF ends a record after an even number of
+    quotes; exact for RFC 4180, a quote inside an unquoted field breaks it), whether a quoted
+    field holds a line break and, if records end in both LF and CRLF, the offsets of the CRs
+    of the CRLF ends. :class:`IngestError` if a CR outside quotes does not end a line."""
     data = path.read_bytes()
     buf = np.frombuffer(data, dtype=np.uint8)
     quotes, lfs, crs = (
@@ -128,11 +120,8 @@ def scan(path: Path) -> Scan:
     if start[-1] >= len(buf):  # the file ends with a terminator: no record after it
         start, end, line = start[:-1], end[:-1], line[:-1]
     end -= (end > start) & (buf[np.maximum(end - 1, 0)] == _CR)
-    return Scan(
-        RecordSpans(start, end, line),
-        len(ends) < len(lfs),
-        ends[crlf] - 1 if crlf.any() and not crlf.all() else None,
-    )
+    mixed_crs = ends[crlf] - 1 if crlf.any() and not crlf.all() else None
+    return RecordSpans(start, end, line), len(ends) < len(lfs), mixed_crs
 
 
 def record_spans_exact(path: Path) -> RecordSpans:

@@ -140,27 +140,26 @@ def open_read(schema: TableSchema, path: Path) -> Iterator[FileRead]:
         log.warning("%s: ignoring unknown column(s) %s", path, ", ".join(extra))
     with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
         odd = mm.find(b"\r") >= 0 or mm.find(b'"') >= 0  # else each line is a record
-        ends = csvfile.scan(path) if odd else csvfile.Scan(None, False, None)  # type: ignore[arg-type]
+        spans, quoted_line_break, mixed_crs = csvfile.scan(path) if odd else (None, False, None)
         long_records = (
-            bool((ends.spans.end - ends.spans.start).max(initial=0) > DEFAULT_MAX_LINE_BYTES)
+            bool((spans.end - spans.start).max(initial=0) > DEFAULT_MAX_LINE_BYTES)
             if odd
             else csvfile.has_line_over(mm, DEFAULT_MAX_LINE_BYTES)
         )
-    if ends.quoted_line_break:
+    if quoted_line_break:
         log.info("%s: quoted line breaks; reading the file in a single thread", path)
     with tempfile.TemporaryDirectory(prefix="nj-read-") as tmp:
         # DuckDB expands *, ? and [ in a path, with no escape: such a file is read through
         # a link with a plain name.
         read_path = Path(tmp) / "input.csv"
-        if ends.mixed_crs is not None:
+        if mixed_crs is not None:
             log.info("%s: both LF and CRLF line ends; reading a copy with LF", path)
-            read_path.write_bytes(np.delete(np.fromfile(path, np.uint8), ends.mixed_crs).tobytes())
+            read_path.write_bytes(np.delete(np.fromfile(path, np.uint8), mixed_crs).tobytes())
         elif set("*?[") & set(str(path.absolute())):
             read_path.symlink_to(path.absolute())
         else:
             read_path = path
-        parallel = not ends.quoted_line_break
-        yield FileRead(schema, path, header, extra, read_path, parallel, long_records)
+        yield FileRead(schema, path, header, extra, read_path, not quoted_line_break, long_records)
 
 
 def write_rows(
@@ -235,7 +234,7 @@ def _locate(
     path, n_records = plan.path, n_parsed + len(structural)
     spans = None
     if path.stat().st_size > EXACT_SPANS_MAX_BYTES:  # quote parity, when the reader agrees
-        spans = csvfile.scan(path).spans
+        spans = csvfile.scan(path)[0]
         if len(spans.data_index()) != n_records:
             log.info("%s: quote-parity record scan disagrees; using the exact scan", path)
             spans = None
