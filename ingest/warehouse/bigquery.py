@@ -14,11 +14,13 @@ import tempfile
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import duckdb
+from google.api_core import exceptions as gexc
+from google.cloud import bigquery
 
 from config.bigquery import bigquery_client
+from config.settings import Settings
 from ingest.errors import IngestError
 from ingest.schemas import (
     AUDIT_COLUMNS,
@@ -31,11 +33,6 @@ from ingest.schemas import (
 )
 from ingest.validate import REASON, Counts, FileRead, LoadResult, write_rows
 
-if TYPE_CHECKING:
-    from google.cloud import bigquery
-
-    from config.settings import Settings
-
 log = logging.getLogger(__name__)
 
 BIGQUERY_TYPES = {"string": "STRING", "int64": "INT64", "timestamp": "TIMESTAMP", "date": "DATE"}
@@ -46,8 +43,6 @@ RECONCILIATION_MARKER = "nightjar reconciliation failed"
 
 def schema_fields(columns: tuple[Column, ...]) -> list[bigquery.SchemaField]:
     """BigQuery schema of ``columns`` (all NULLABLE, like the DuckDB tables)."""
-    from google.cloud import bigquery
-
     return [
         bigquery.SchemaField(c.name, BIGQUERY_TYPES[c.type], description=c.description or None)
         for c in columns
@@ -79,9 +74,6 @@ class BigQueryWarehouse:
 
     def ensure_raw_tables(self) -> None:
         """Create the raw dataset (if allowed) and tables when missing; check existing ones."""
-        from google.api_core import exceptions as gexc
-        from google.cloud import bigquery
-
         dataset = bigquery.Dataset(f"{self.project}.{self.dataset}")
         dataset.location = self.location
         try:
@@ -118,8 +110,6 @@ class BigQueryWarehouse:
 
     def load_file(self, plan: FileRead, meta: LoadResult) -> Counts:
         """Read the file as on DuckDB, stage its rows and rejects, then swap its slice."""
-        from google.api_core import exceptions as gexc
-
         schema, stage = plan.schema, f"nj_stage_{uuid.uuid4().hex[:12]}"
         staged = f"_load_{schema.name}_{meta.file_date:%Y%m%d}"
         create = lambda select: f"CREATE TEMP TABLE {stage} AS {select}"  # noqa: E731
@@ -151,8 +141,6 @@ class BigQueryWarehouse:
 
     def _stage(self, select: str, name: str, columns: tuple[Column, ...]) -> None:
         """Load the rows of ``select`` into the staging table ``name`` (overwritten)."""
-        from google.cloud import bigquery
-
         with tempfile.TemporaryDirectory(prefix="nightjar-bq-") as tmp:
             path = Path(tmp) / "stage.parquet"
             self.con.execute(f"COPY ({select}) TO '{path}' (FORMAT parquet, COMPRESSION zstd)")
