@@ -6,8 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-ColumnType = Literal["string", "int64", "timestamp", "date"]
-
 
 @dataclass(frozen=True)
 class Column:
@@ -16,7 +14,7 @@ class Column:
     ``maximum`` keeps what the marts multiply or sum far from the 64-bit limit."""
 
     name: str
-    type: ColumnType = "string"
+    type: Literal["string", "int64", "timestamp", "date"] = "string"
     required: bool = False
     rule: Literal["non_negative", "positive", "one_of"] | None = None
     allowed: tuple[str, ...] = ()
@@ -42,10 +40,6 @@ class TableSchema:
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
-
-    @property
-    def required_columns(self) -> tuple[str, ...]:
-        return tuple(c.name for c in self.columns if c.required)
 
     @property
     def rejected_table(self) -> str:

@@ -66,25 +66,13 @@ class LoadResult:
         )
 
 
-def check_reconciliation(path: Path, expected: Counts, loaded: int, rejected: int) -> None:
-    """Raise (so the caller rolls back) unless the rows written are what the file held."""
-    in_file, want_loaded, want_rejected = expected
-    if (loaded, rejected) != (want_loaded, want_rejected) or in_file != loaded + rejected:
-        raise IngestError(
-            f"{path}: reconciliation failed: {in_file} rows in file but {loaded} loaded "
-            f"(expected {want_loaded}) + {rejected} rejected (expected {want_rejected}); the "
-            "load was rolled back. This is a bug in the loader: report it with the file"
-        )
-
-
 def check_header(schema: TableSchema, path: Path) -> tuple[str, ...]:
     """Refuse ``path`` if its header lacks a required column of ``schema`` (reads only the
     first record: callers may check every file of a run before loading any)."""
     if not path.is_file():
         raise IngestError(f"{path}: file not found; check the source directory and the date")
     header = csvfile.read_header(path)
-    missing = tuple(c for c in schema.required_columns if c not in header)
-    if missing:
+    if missing := [c.name for c in schema.columns if c.required and c.name not in header]:
         raise MissingColumnError(
             f"{path}: header (line 1) is missing required column(s) {', '.join(missing)} for "
             f"table {schema.name}; found columns: {', '.join(header) or '(none)'}. "

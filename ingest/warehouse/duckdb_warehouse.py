@@ -26,7 +26,7 @@ from ingest.schemas import (
     Column,
     TableSchema,
 )
-from ingest.validate import REASON, Counts, FileRead, LoadResult, check_reconciliation, write_rows
+from ingest.validate import REASON, Counts, FileRead, LoadResult, write_rows
 
 q, lit = rules.quote_ident, rules.sql_literal
 STORED = (Column(REASON), Column("_file_date", "date"))
@@ -96,37 +96,38 @@ class DuckDBWarehouse:
 
     def load_file(self, plan: FileRead, meta: LoadResult) -> Counts:
         """Replace the (table, file date) slice, its rejects and its audit row, atomically."""
-        self.con.execute("BEGIN TRANSACTION")
-        try:
-            counts = self._replace_slice(plan, meta)
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
-        self.con.execute("COMMIT")
-        return counts
-
-    def _replace_slice(self, plan: FileRead, meta: LoadResult) -> Counts:
         schema, con, day = plan.schema, self.con, lit(meta.file_date)
         stored, rejected = stored_table(schema), f"{RAW_SCHEMA}.{schema.rejected_table}"
-        for table in (stored, rejected, AUDIT):
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for table in (stored, rejected, AUDIT):
+                con.execute(
+                    f"DELETE FROM {table} WHERE _file_date = {day}"
+                    + (f" AND table_name = {lit(schema.name)}" if table == AUDIT else "")
+                )
+            sql = lambda select: f"INSERT INTO {stored} SELECT *, {day} FROM ({select})"  # noqa: E731
+            counts, _, rejects = write_rows(con, plan, sql, stored, f"_file_date = {day}")
             con.execute(
-                f"DELETE FROM {table} WHERE _file_date = {day}"
-                + (f" AND table_name = {lit(schema.name)}" if table == AUDIT else "")
+                f"INSERT INTO {rejected} SELECT {lit(meta.source_file)}, {day}, "
+                f"{lit(meta.loaded_at)}, * FROM {rejects}; DROP TABLE {rejects}"
             )
-        sql = lambda select: f"INSERT INTO {stored} SELECT *, {day} FROM ({select})"  # noqa: E731
-        counts, _, rejects = write_rows(con, plan, sql, stored, f"_file_date = {day}")
-        con.execute(
-            f"INSERT INTO {rejected} SELECT {lit(meta.source_file)}, {day}, "
-            f"{lit(meta.loaded_at)}, * FROM {rejects}; DROP TABLE {rejects}"
-        )
-        # The rejects written must be the ones the file held (the rows are counted as written).
-        (n_rejected,) = con.execute(
-            f"SELECT count(*) FROM {rejected} WHERE _file_date = {day}"
-        ).fetchone()  # type: ignore[misc]
-        check_reconciliation(plan.path, counts, counts[1], n_rejected)
-        audit_row = (meta.load_id, schema.name, meta.file_date, meta.source_file, meta.loaded_at)
-        audit_row += (*counts, ",".join(plan.extra_columns))
-        con.execute(f"INSERT INTO {AUDIT} VALUES ({', '.join(map(lit, audit_row))})")
+            # The rejects written must be the ones the file held (rows are counted as written).
+            (n_rejected,) = con.execute(
+                f"SELECT count(*) FROM {rejected} WHERE _file_date = {day}"
+            ).fetchone()  # type: ignore[misc]
+            if (n_rejected, counts[0]) != (counts[2], counts[1] + n_rejected):
+                raise IngestError(
+                    f"{plan.path}: reconciliation failed: {counts[0]} rows in file but "
+                    f"{counts[1]} loaded + {n_rejected} rejected (expected {counts[2]}); the load "
+                    "was rolled back. This is a bug in the loader: report it with the file"
+                )
+            audit = (meta.load_id, schema.name, meta.file_date, meta.source_file, meta.loaded_at)
+            audit += (*counts, ",".join(plan.extra_columns))
+            con.execute(f"INSERT INTO {AUDIT} VALUES ({', '.join(map(lit, audit))})")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
         return counts
 
     def close(self) -> None:
