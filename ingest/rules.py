@@ -30,10 +30,10 @@ NON_DIGIT_GLOB = "*[!0-9]*"
 _D = "[0-9]"
 #: The usual spelling, as a GLOB (twice as fast) accepting only what the pattern accepts.
 TIMESTAMP_COMMON_GLOB = f"{_D * 4}-{_D * 2}-{_D * 2}[T ]{_D * 2}:{_D * 2}:{_D * 2}Z"
+EG = "2026-11-25T08:15:30Z"
 SQL_TYPES = {"string": "VARCHAR", "int64": "BIGINT", "timestamp": "TIMESTAMPTZ", "date": "DATE"}
 #: The instants both warehouses can store (BigQuery's TIMESTAMP range, in UTC).
-TIMESTAMP_MIN = "0001-01-01 00:00:00+00"
-TIMESTAMP_MAX = "9999-12-31 23:59:59.999999+00"
+TIMESTAMP_RANGE = ("0001-01-01 00:00:00+00", "9999-12-31 23:59:59.999999+00")
 #: Every string that sorts at or after this one starts above the blank characters.
 NON_BLANK_FLOOR = "!"
 
@@ -115,19 +115,11 @@ def checks(col: Column, v: str, p: str | None) -> list[tuple[str, str]]:
         if col.maximum is not None:
             rules.append((f"{p} <= {int(col.maximum)}", f" is above the maximum {col.maximum}"))
     elif col.type == "timestamp":
-        iso = (
-            f"{v} GLOB {q(TIMESTAMP_COMMON_GLOB)} OR regexp_full_match({v}, {q(TIMESTAMP_PATTERN)})"
-        )
-        rules.append(
-            (
-                f"{p} IS NOT NULL AND ({iso})",
-                " is not an ISO 8601 timestamp (e.g. 2026-11-25T08:15:30Z)",
-            )
-        )
-        in_range = f"BETWEEN TIMESTAMPTZ '{TIMESTAMP_MIN}' AND TIMESTAMPTZ '{TIMESTAMP_MAX}'"
-        rules.append(
-            (f"{p} {in_range}", f" is outside {TIMESTAMP_MIN[:10]} to {TIMESTAMP_MAX[:10]} UTC")
-        )
+        glob, pattern, lo, hi = q(TIMESTAMP_COMMON_GLOB), q(TIMESTAMP_PATTERN), *TIMESTAMP_RANGE
+        iso = f"{v} GLOB {glob} OR regexp_full_match({v}, {pattern})"
+        rules.append((f"{p} IS NOT NULL AND ({iso})", f" is not an ISO 8601 timestamp (e.g. {EG})"))
+        in_range = f"{p} BETWEEN TIMESTAMPTZ '{lo}' AND TIMESTAMPTZ '{hi}'"
+        rules.append((in_range, f" is outside {lo[:10]} to {hi[:10]} UTC"))
     elif col.type == "date":
         rules.append((f"{p} IS NOT NULL", " is not a date (YYYY-MM-DD)"))
     if col.rule == "one_of":
