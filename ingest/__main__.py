@@ -18,7 +18,7 @@ from ingest.load import ingest_date, ingest_file
 from ingest.schemas import TABLES
 
 
-def build_parser() -> argparse.ArgumentParser:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m ingest",
         description="Load daily CSV drops into the raw tables. For each file it prints the "
@@ -38,23 +38,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--duckdb-path", type=Path, help=f"default: $DUCKDB_PATH or {DEFAULT_DUCKDB_PATH}"
     )
     p.add_argument("-q", "--quiet", action="store_true", help="only print the audit lines")
-    return p
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = p.parse_args(argv)
     if args.file and not args.table:
-        parser.error("--file needs --table")
-    logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    overrides: dict[str, object] = {"target": args.target}
-    if args.duckdb_path:
-        overrides["duckdb_path"] = args.duckdb_path.resolve()
+        p.error("--file needs --table")
+    level = logging.WARNING if args.quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    duckdb_path = args.duckdb_path and args.duckdb_path.resolve()
     try:
-        settings = Settings.from_env(**overrides)
+        settings = Settings.from_env(target=args.target, duckdb_path=duckdb_path)
         if args.file:
             results = [ingest_file(settings, args.table, args.file, args.file_date)]
         else:
