@@ -12,14 +12,10 @@ from pathlib import Path
 from config.settings import Settings
 from ingest.errors import IngestError, NoInputError
 from ingest.schemas import TABLES
+from ingest.sources import expected_path
 from ingest.validate import LoadResult, open_read
 
 log = logging.getLogger(__name__)
-
-
-def expected_path(source_dir: Path, table: str, file_date: date) -> Path:
-    """Where the drop for ``table`` and ``file_date`` lives: ``<source-dir>/<table>/<date>.csv``."""
-    return Path(source_dir) / table / f"{file_date.isoformat()}.csv"
 
 
 def _check_tables(tables: Iterable[str]) -> list[str]:

@@ -21,6 +21,11 @@ from ingest.schemas import TABLES
 log = logging.getLogger(__name__)
 
 
+def expected_path(source_dir: Path, table: str, file_date: date) -> Path:
+    """Where the drop for ``table`` and ``file_date`` lives: ``<source-dir>/<table>/<date>.csv``."""
+    return Path(source_dir) / table / f"{file_date.isoformat()}.csv"
+
+
 def is_gcs(source: str | Path) -> bool:
     return str(source).startswith("gs://")
 
@@ -47,7 +52,7 @@ def download_drops(
     for day in dates:
         for table in TABLES:
             name = "/".join(p for p in (prefix, table, f"{day.isoformat()}.csv") if p)
-            target = dest / table / f"{day.isoformat()}.csv"
+            target = expected_path(dest, table, day)
             target.parent.mkdir(parents=True, exist_ok=True)
             try:
                 bucket.blob(name).download_to_filename(str(target))
