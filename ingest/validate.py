@@ -179,13 +179,14 @@ def write_rows(
         ).fetchone()  # type: ignore[misc]
         rejected = len(structural) + n_rule
         counts = (n_parsed + len(structural), n_parsed - n_rule, rejected)
-        if not rejected:
-            return counts, first, _rejects_table(con, f"{rejects}_located", iter(()))
-        rule_rows = con.execute(
-            f"SELECT rowid - {first}, {REASON} FROM {table} "
-            f"WHERE {where} AND {REASON} IS NOT NULL ORDER BY 1"
-        ).fetchall()
-        located = _locate(plan, n_parsed, structural, rule_rows)
+        rule_rows = (
+            n_rule
+            and con.execute(
+                f"SELECT rowid - {first}, {REASON} FROM {table} "
+                f"WHERE {where} AND {REASON} IS NOT NULL ORDER BY 1"
+            ).fetchall()
+        )
+        located = _locate(plan, n_parsed, structural, rule_rows or []) if rejected else iter(())
         return counts, first, _rejects_table(con, f"{rejects}_located", located)
     finally:
         with contextlib.suppress(duckdb.TransactionException):  # aborted: rolled back anyway
@@ -220,13 +221,10 @@ def _locate(
     """Reader rejects (record numbers) and rule rejects (parsed-row positions) as (physical
     line, reason, original text); raises before yielding when records do not map to lines."""
     path, n_records = plan.path, n_parsed + len(structural)
-    spans = None
-    if path.stat().st_size > EXACT_SPANS_MAX_BYTES:  # quote parity, when the reader agrees
-        spans = csvfile.scan(path)[0]
-        if len(spans.data_index()) != n_records:
-            log.info("%s: quote-parity record scan disagrees; using the exact scan", path)
-            spans = None
-    spans = spans or csvfile.record_spans_exact(path)
+    # Large files by quote parity, if it finds the records the reader parsed; else exactly.
+    spans = csvfile.scan(path)[0] if path.stat().st_size > EXACT_SPANS_MAX_BYTES else None
+    if spans is None or len(spans.data_index()) != n_records:
+        spans = csvfile.record_spans_exact(path)
     data = spans.data_index()
     if len(data) != n_records:
         raise IngestError(
