@@ -1,13 +1,11 @@
-"""Low-level facts about a CSV file: its header, its line ends and where each record starts.
+"""Low-level facts about a CSV file: its records, its line ends and where each record starts.
 
-The header is parsed with Python's :mod:`csv` module, so DuckDB never guesses it. Record
-spans map records to physical lines (DuckDB numbers records, not lines, when quoted fields
-hold line breaks); they are computed only when a file has rejects.
+Record spans map records to physical lines (DuckDB numbers records, not lines, when quoted
+fields hold line breaks); they are computed only when a file has rejects.
 """
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import csv
 import io
@@ -18,45 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.errors import HeaderError, IngestError
+from ingest.errors import IngestError
 
-BOM = codecs.BOM_UTF8
 _LF, _CR = ord("\n"), ord("\r")
-
-
-def read_header(path: Path) -> tuple[str, ...]:
-    """The first record of ``path``; :class:`HeaderError` when the file is empty, or the
-    header is blank, not UTF-8, CR-terminated or names a column twice."""
-    with path.open("rb") as f:  # up to the first LF outside quotes
-        head = f.readline()
-        while head.count(b'"') % 2 and (more := f.readline()):
-            head += more
-    raw = head.removeprefix(BOM).removesuffix(b"\n")
-    raw = raw.removesuffix(b"\r") if head.endswith(b"\n") else raw
-
-    def refuse(problem: str) -> HeaderError:
-        return HeaderError(f"{path}: line 1 {problem} and load it again")
-
-    if b"\r" in raw:
-        raise refuse(
-            "(header) has a carriage return (CR) that does not end a CRLF line: the file "
-            "probably uses CR-only (classic Mac) line endings. Save it with LF or CRLF line "
-            "endings"
-        )
-    try:
-        columns = tuple(c.strip() for c in parse_record(raw.decode("utf-8")))
-    except UnicodeDecodeError as exc:
-        raise refuse(
-            f"(header) is not valid UTF-8 ({exc.reason} at byte {exc.start}); save the file "
-            "as UTF-8"
-        ) from None
-    if not any(columns):
-        raise refuse("must be a header row naming the columns, but it is empty; add the header")
-    if dupes := sorted({c for c in columns if columns.count(c) > 1}):
-        raise refuse(
-            f"(header) names column(s) {', '.join(dupes)} more than once; keep one of each"
-        )
-    return columns
 
 
 def parse_record(text: str) -> list[str]:

@@ -20,9 +20,8 @@ log = logging.getLogger(__name__)
 
 def _check_tables(tables: Iterable[str]) -> list[str]:
     tables = list(tables)
-    for table in tables:
-        if table not in TABLES:
-            raise IngestError(f"unknown table {table!r}; choose one of {', '.join(TABLES)}")
+    if unknown := [t for t in tables if t not in TABLES]:
+        raise IngestError(f"unknown table {unknown[0]!r}; choose one of {', '.join(TABLES)}")
     return tables
 
 

@@ -8,6 +8,7 @@ copy if records end in both LF and CRLF, one thread if quoted fields hold line b
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import json
 import logging
@@ -23,7 +24,7 @@ import duckdb
 import numpy as np
 
 from ingest import csvfile, rules
-from ingest.errors import IngestError, MissingColumnError
+from ingest.errors import HeaderError, IngestError, MissingColumnError
 from ingest.schemas import REJECT_RECORD_COLUMNS, TableSchema
 
 log = logging.getLogger(__name__)
@@ -67,11 +68,41 @@ class LoadResult:
 
 
 def check_header(schema: TableSchema, path: Path) -> tuple[str, ...]:
-    """Refuse ``path`` if its header lacks a required column of ``schema`` (reads only the
-    first record: callers may check every file of a run before loading any)."""
+    """The header's column names, parsed with Python's :mod:`csv` (DuckDB never guesses it);
+    refuses ``path`` if it is missing, empty, not UTF-8, CR-terminated, names a column twice
+    or lacks a required column of ``schema``. Reads only the first record: callers may check
+    every file of a run before loading any."""
     if not path.is_file():
         raise IngestError(f"{path}: file not found; check the source directory and the date")
-    header = csvfile.read_header(path)
+    with path.open("rb") as f:  # up to the first LF outside quotes
+        head = f.readline()
+        while head.count(b'"') % 2 and (more := f.readline()):
+            head += more
+    raw = head.removeprefix(codecs.BOM_UTF8).removesuffix(b"\n")
+    raw = raw.removesuffix(b"\r") if head.endswith(b"\n") else raw
+
+    def refuse(problem: str) -> HeaderError:
+        return HeaderError(f"{path}: line 1 {problem} and load it again")
+
+    if b"\r" in raw:
+        raise refuse(
+            "(header) has a carriage return (CR) that does not end a CRLF line: the file "
+            "probably uses CR-only (classic Mac) line endings. Save it with LF or CRLF line "
+            "endings"
+        )
+    try:
+        header = tuple(c.strip() for c in csvfile.parse_record(raw.decode("utf-8")))
+    except UnicodeDecodeError as exc:
+        raise refuse(
+            f"(header) is not valid UTF-8 ({exc.reason} at byte {exc.start}); save the file "
+            "as UTF-8"
+        ) from None
+    if not any(header):
+        raise refuse("must be a header row naming the columns, but it is empty; add the header")
+    if dupes := sorted({c for c in header if header.count(c) > 1}):
+        raise refuse(
+            f"(header) names column(s) {', '.join(dupes)} more than once; keep one of each"
+        )
     if missing := [c.name for c in schema.columns if c.required and c.name not in header]:
         raise MissingColumnError(
             f"{path}: header (line 1) is missing required column(s) {', '.join(missing)} for "

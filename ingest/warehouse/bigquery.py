@@ -43,9 +43,9 @@ RECONCILIATION_MARKER = "nightjar reconciliation failed"
 
 def schema_fields(columns: tuple[Column, ...]) -> list[bigquery.SchemaField]:
     """BigQuery schema of ``columns`` (all NULLABLE, like the DuckDB tables)."""
+    field = bigquery.SchemaField
     return [
-        bigquery.SchemaField(c.name, BIGQUERY_TYPES[c.type], description=c.description or None)
-        for c in columns
+        field(c.name, BIGQUERY_TYPES[c.type], description=c.description or None) for c in columns
     ]
 
 
