@@ -56,42 +56,29 @@ def sql_literal(value: str | int | date | datetime) -> str:
     return " || chr(0) || ".join(quote_literal(part) for part in value.split("\x00"))
 
 
-def _blank(v: str) -> str:
-    """SQL: ``v`` is NULL or blank (the pattern runs only on values sorting below ``!``)."""
-    return (
-        f"({v} IS NULL OR ({v} < {quote_literal(NON_BLANK_FLOOR)} "
-        f"AND regexp_full_match({v}, {quote_literal(BLANK_PATTERN)})))"
-    )
+def _blank(v: str, negate: bool = False) -> str:
+    """SQL: ``v`` is NULL or blank, or with ``negate`` its negation written out: either way the
+    pattern runs only on values sorting below ``!``, not on every row."""
+    floor, pattern = quote_literal(NON_BLANK_FLOOR), quote_literal(BLANK_PATTERN)
+    if negate:
+        return f"({v} IS NOT NULL AND ({v} >= {floor} OR NOT regexp_full_match({v}, {pattern})))"
+    return f"({v} IS NULL OR ({v} < {floor} AND regexp_full_match({v}, {pattern})))"
 
 
-def _not_blank(v: str) -> str:
-    """``NOT _blank(v)``, written out so that the pattern is not run on every row."""
-    return (
-        f"({v} IS NOT NULL AND ({v} >= {quote_literal(NON_BLANK_FLOOR)} "
-        f"OR NOT regexp_full_match({v}, {quote_literal(BLANK_PATTERN)})))"
-    )
-
-
+#: ISO 8601 spellings DuckDB's cast refuses, rewritten: ``HH:MM`` gets ``:00``, ``,`` is ``.``.
 _HHMM = r"^([0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2})($|[Zz+-])"
 _WITH_SECONDS, _POINT = r"\1:00\2", r".\1"
-
-
-def _iso_normalised(v: str) -> str:
-    """SQL: ISO 8601 spellings DuckDB's cast refuses (blanks, ``HH:MM``, ``,``, ``z``) fixed."""
-    trimmed = f"trim({v}, {quote_literal(BLANK)})"
-    seconds = f"regexp_replace({trimmed}, {quote_literal(_HHMM)}, {quote_literal(_WITH_SECONDS)})"
-    point = f"regexp_replace({seconds}, ',([0-9]+)', {quote_literal(_POINT)})"
-    return f"replace({point}, 'z', 'Z')"
 
 
 def parsed(col: Column, v: str) -> str | None:
     """SQL: ``v`` parsed into the type of ``col`` (NULL if it does not parse), or None."""
     if col.type == "int64":
         return f"TRY_CAST({v} AS BIGINT)"
-    if col.type == "timestamp":
-        return (
-            f"COALESCE(TRY_CAST({v} AS TIMESTAMPTZ), TRY_CAST({_iso_normalised(v)} AS TIMESTAMPTZ))"
-        )
+    if col.type == "timestamp":  # as is, else with what DuckDB refuses (HH:MM, ',', 'z') fixed
+        q = quote_literal
+        fixed = f"regexp_replace(trim({v}, {q(BLANK)}), {q(_HHMM)}, {q(_WITH_SECONDS)})"
+        fixed = f"replace(regexp_replace({fixed}, ',([0-9]+)', {q(_POINT)}), 'z', 'Z')"
+        return f"COALESCE(TRY_CAST({v} AS TIMESTAMPTZ), TRY_CAST({fixed} AS TIMESTAMPTZ))"
     if col.type == "date":
         return f"TRY_CAST(trim({v}, {quote_literal(BLANK)}) AS DATE)"
     return None
@@ -133,7 +120,7 @@ def ok(col: Column, v: str, p: str | None) -> str:
     """SQL boolean: ``v`` is valid for ``col`` (exactly when :func:`violation` is NULL)."""
     conds = [cond for cond, _ in checks(col, v, p)]
     if not conds:
-        return _not_blank(v) if col.required else "true"
+        return _blank(v, negate=True) if col.required else "true"
     passes = "(" + " AND ".join(conds) + ")"
     # A blank value fails the checks, so a required one needs no separate blank test.
     return passes if col.required else f"({passes} OR {_blank(v)})"

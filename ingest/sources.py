@@ -1,9 +1,6 @@
-"""Where the daily drops come from: a local folder, or a Cloud Storage prefix (production).
-
-``--source-dir gs://bucket/prefix`` reads ``gs://bucket/prefix/<table>/<YYYY-MM-DD>.csv``:
-the run's files are downloaded into a temporary folder with the same layout, then loaded
-exactly like local files (same header check, line numbers and rejected-row text).
-"""
+"""Where the daily drops come from: ``<source>/<table>/<YYYY-MM-DD>.csv``, in a local folder
+or (production) a ``gs://bucket/prefix``, whose run's files are downloaded into a temporary
+folder of the same layout and then loaded exactly like local files."""
 
 from __future__ import annotations
 
