@@ -104,12 +104,12 @@ def test_a_retried_slice_swap_replaces_instead_of_appending(bigquery_settings: S
         meta = LoadResult("viewing_logs", day, path.name, "load-1", datetime.now(UTC))
         for _ in range(2):  # the same load retried, e.g. after a lost response
             with open_read(TABLES["viewing_logs"], path) as plan:
-                counts = warehouse.load_file(plan, meta)
+                in_file, loaded, rejected = warehouse.load_file(plan, meta)
         state = _slice_state(warehouse, day)
-        assert len(state["viewing_logs"]) == counts.rows_loaded > 0
-        assert len(state["viewing_logs_rejected"]) == counts.rows_rejected > 0
+        assert len(state["viewing_logs"]) == loaded > 0
+        assert len(state["viewing_logs_rejected"]) == rejected > 0
         assert [r["load_id"] for r in state["load_audit"]] == ["load-1"]
-        assert counts.rows_in_file == counts.rows_loaded + counts.rows_rejected
+        assert in_file == loaded + rejected
     finally:
         warehouse.close()
 
@@ -134,8 +134,8 @@ def test_a_failed_slice_swap_leaves_the_previous_load_in_place(
         write_rows = bigquery_warehouse.write_rows
 
         def one_more_record(*args: Any, **kwargs: Any) -> Any:
-            counts, *rest = write_rows(*args, **kwargs)
-            return (dataclasses.replace(counts, rows_in_file=counts.rows_in_file + 1), *rest)
+            (in_file, *counts), *rest = write_rows(*args, **kwargs)
+            return ((in_file + 1, *counts), *rest)
 
         monkeypatch.setattr(bigquery_warehouse, "write_rows", one_more_record)
         later = dataclasses.replace(meta, load_id="failed-load", loaded_at=datetime.now(UTC))
