@@ -57,14 +57,16 @@ def scan(path: Path) -> tuple[RecordSpans, bool, np.ndarray | None]:
     quotes; exact for RFC 4180, a quote inside an unquoted field breaks it), whether a quoted
     field holds a line break and, if records end in both LF and CRLF, the offsets of the CRs
     of the CRLF ends. :class:`IngestError` if a CR outside quotes does not end a line."""
-    data = path.read_bytes()
-    buf = np.frombuffer(data, dtype=np.uint8)
+    with path.open("rb") as f:  # unmapped when the last array over it goes
+        mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    mm.madvise(mmap.MADV_WILLNEED)
+    buf = np.frombuffer(mm, dtype=np.uint8)
     quotes, lfs, crs = (
-        np.flatnonzero(buf == b) if b in data else np.zeros(0, int) for b in b'"\n\r'
+        np.flatnonzero(buf == b) if mm.find(bytes([b])) >= 0 else np.zeros(0, int) for b in b'"\n\r'
     )
 
     def outside(at: np.ndarray) -> np.ndarray:
-        return np.searchsorted(quotes, at) % 2 == 0
+        return np.searchsorted(quotes, at) % 2 == 0 if len(quotes) else np.ones(len(at), bool)
 
     is_end = outside(lfs)
     ends = lfs[is_end]
