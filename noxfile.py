@@ -77,7 +77,7 @@ def run_flow_on_sample_data(session: nox.Session, env: dict[str, str], *args: st
     """The flow as a backfill over every sample day, in date order; ``args`` go to its CLI."""
     dates = sample_dates()
     backfill = ["--run-date", dates[0], "--end-date", dates[-1], "--source-dir", "sample_data"]
-    session.run("python", "-m", "flows.daily_pipeline", *backfill, *args, env=env)
+    session.run("nightjar", "run", *backfill, *args, env=env)
 
 
 def fresh_warehouse(session: nox.Session, name: str) -> str:

@@ -27,12 +27,6 @@ from prefect.cache_policies import NO_CACHE
 from pydantic import Field
 
 from config.settings import DBT_PROJECT_DIR, Settings
-from flows.cli import (  # plain functions, and the command line (re-exported: main)
-    DEFAULT_SOURCE_DIR,
-    check_headers,
-    main,
-    run_dates,
-)
 from flows.dashboard_step import run_dashboard_step
 from flows.dbt_build import (
     DbtBuildError,
@@ -41,6 +35,7 @@ from flows.dbt_build import (
     run_dbt_build,
     run_source_freshness,
 )
+from flows.preflight import DEFAULT_SOURCE_DIR, check_headers, run_dates
 from flows.publish import Publication, publish, published_watermark
 from flows.retry import RETRIES, RETRY_DELAYS_S, retry_on_transient
 from flows.run_lock import run_lock
@@ -407,7 +402,3 @@ def patient_ephemeral_api() -> AbstractContextManager[object]:
     if (timeout.value() or 0) >= EPHEMERAL_API_STARTUP_TIMEOUT_S:
         return nullcontext()
     return temporary_settings(updates={timeout: EPHEMERAL_API_STARTUP_TIMEOUT_S})
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -13,7 +13,8 @@ import pytest
 
 import flows.daily_pipeline as pipeline
 from config.settings import Settings
-from flows.daily_pipeline import SUMMARY_ARTIFACT_KEY, main
+from flows.cli import main
+from flows.daily_pipeline import SUMMARY_ARTIFACT_KEY
 from flows.retry import retry_on_transient
 from ingest import IngestError, ingest_date
 from tests.dbt_helpers import project_with_test

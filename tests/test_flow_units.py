@@ -237,7 +237,7 @@ def test_summary_flags_a_file_that_does_not_reconcile() -> None:
 def test_check_headers_refuses_the_run_when_any_file_lacks_a_required_column(
     tmp_path: Path,
 ) -> None:
-    from flows.daily_pipeline import check_headers
+    from flows.preflight import check_headers
 
     day1, day2 = date(2026, 11, 20), date(2026, 11, 21)
     (tmp_path / "viewing_logs").mkdir()
@@ -257,7 +257,7 @@ def test_check_headers_refuses_the_run_when_any_file_lacks_a_required_column(
 
 
 def test_check_headers_refuses_a_backfill_with_a_date_that_has_no_file(tmp_path: Path) -> None:
-    from flows.daily_pipeline import check_headers
+    from flows.preflight import check_headers
 
     day1, gap, day3 = date(2026, 11, 20), date(2026, 11, 21), date(2026, 11, 22)
     (tmp_path / "viewing_logs").mkdir()
@@ -283,7 +283,7 @@ def no_flow(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_missing_source_folder_is_reported_before_prefect_starts(
     no_flow: None, duckdb_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from flows.daily_pipeline import main
+    from flows.cli import main
 
     assert main(["--run-date", "2026-11-20", "--source-dir", "sampledata"]) == 1
     err = capsys.readouterr().err
@@ -294,7 +294,7 @@ def test_a_missing_source_folder_is_reported_before_prefect_starts(
 def test_a_date_without_files_lists_the_nearest_dates_that_have_some(
     no_flow: None, duckdb_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from flows.daily_pipeline import main
+    from flows.cli import main
 
     dates = sorted({p.stem for p in (REPO_ROOT / "sample_data").glob("*/*.csv")})
     after = date.fromisoformat(dates[-1]) + timedelta(days=10)

@@ -18,7 +18,7 @@ import pytest
 
 import flows.daily_pipeline as pipeline
 from config.settings import DBT_PROJECT_DIR, REPO_ROOT, Settings
-from flows.daily_pipeline import main
+from flows.cli import main
 from flows.publish import MARTS, PUBLISH_LOG
 from ingest import expected_path
 from tests.conftest import SMALL_DROPS_START as START

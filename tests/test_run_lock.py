@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from config.settings import REPO_ROOT, Settings
-from flows.daily_pipeline import main
+from flows.cli import main
 from flows.run_lock import RunLockedError, run_lock
 
 HOLD = (

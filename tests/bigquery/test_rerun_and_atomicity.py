@@ -52,7 +52,7 @@ def _raw_state(settings: Settings, client: Any) -> dict[str, Any]:
 def test_running_a_day_twice_leaves_no_duplicates_in_raw_or_marts(
     bigquery_settings: Settings, bigquery: Any, prefect_harness: None
 ) -> None:
-    from flows.daily_pipeline import main
+    from flows.cli import main
 
     days = sample_days()[:3]
     first, last = days[0].isoformat(), days[-1].isoformat()

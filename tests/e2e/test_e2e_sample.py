@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from flows.daily_pipeline import main
+from flows.cli import main
 from ingest.schemas import TABLES
 from tests.dbt_helpers import MARTS, Reference, assert_marts_equal, fetch_marts
 
