@@ -1,13 +1,8 @@
-{#-
-    Tests of event-level models check the batch, not the history (dbt's `where` test
-    config): what was loaded after the last publish (the `published_watermark` variable,
-    see macros/incremental.sql). Placeholders in a `where` become literal filters:
-      __batch_slices__    _file_date of the raw slices loaded after it;
-      __batch_versions__  the version-log rows written after it;
-      __batch_days__      activity_date of those versions, before and after each change:
-                          the only days a nightly run writes.
-    Without the variable they are `true` and the tests look at everything.
--#}
+{#- Tests of event-level models check the batch (dbt's `where` config): what was loaded
+    after the last publish. Placeholders in a `where` become literal filters, or `true`
+    without a published watermark: __batch_slices__ (_file_date of the raw slices loaded
+    after it), __batch_versions__ (the version-log rows written after it), __batch_days__
+    (their activity dates, before and after each change: the only days a night writes). -#}
 {% macro get_where_subquery(relation) -%}
     {%- set where = config.get('where') -%}
     {%- if not where -%}

@@ -1,21 +1,15 @@
-{#-
-    Dialect differences, each in one small dispatch macro (duckdb__ / bigquery__).
-    Models call these and never branch on target.type.
--#}
+{#- Dialect differences, each in one small dispatch macro (duckdb__ / bigquery__): models
+    call these and never branch on target.type. -#}
 
 {#- UTC calendar date of a timestamp. DuckDB casts TIMESTAMPTZ to DATE in the session
     time zone, so convert to UTC wall-clock time first; BigQuery's DATE() is UTC. -#}
 {% macro utc_date(column) %}{{ return(adapter.dispatch('utc_date')(column)) }}{% endmacro %}
-{% macro default__utc_date(column) %}cast({{ column }} as date){% endmacro %}
 {% macro duckdb__utc_date(column) %}cast(timezone('UTC', {{ column }}) as date){% endmacro %}
 {% macro bigquery__utc_date(column) %}date({{ column }}, 'UTC'){% endmacro %}
 
 {#- A timestamp as the warehouse's plain TIMESTAMP type holding UTC: DuckDB's
     TIMESTAMP (no time zone, UTC wall clock), BigQuery's TIMESTAMP (an instant). -#}
-{% macro utc_timestamp(column) -%}
-    {{ return(adapter.dispatch('utc_timestamp')(column)) }}
-{%- endmacro %}
-{% macro default__utc_timestamp(column) %}cast({{ column }} as timestamp){% endmacro %}
+{% macro utc_timestamp(c) %}{{ return(adapter.dispatch('utc_timestamp')(c)) }}{% endmacro %}
 {% macro duckdb__utc_timestamp(column) %}timezone('UTC', {{ column }}){% endmacro %}
 {% macro bigquery__utc_timestamp(column) %}{{ column }}{% endmacro %}
 
@@ -25,10 +19,8 @@
 {% macro default__int_type() %}{{ return('bigint') }}{% endmacro %}
 {% macro bigquery__int_type() %}{{ return('int64') }}{% endmacro %}
 
-{#- An exact decimal with 9 decimal places, for sums that must not depend on the order
-    rows are added in (a float sum does, so parallel plans gave different last bits).
-    Written with its precision on BigQuery too: the emulator reads a bare NUMERIC as
-    DuckDB's DECIMAL(18, 3). -#}
+{#- An exact decimal, for sums that must not depend on the order rows are added in (a float
+    sum does); with its precision on BigQuery too (the emulator reads NUMERIC as (18, 3)). -#}
 {% macro exact_decimal_type() %}{{ return(adapter.dispatch('exact_decimal_type')()) }}{% endmacro %}
 {% macro default__exact_decimal_type() %}{{ return('decimal(38, 9)') }}{% endmacro %}
 {% macro bigquery__exact_decimal_type() %}{{ return('numeric(38, 9)') }}{% endmacro %}
@@ -38,18 +30,18 @@
 
 {#- Quoted SQL literals for values read back with run_query (dates, timestamps,
     strings). BigQuery escapes with backslashes, DuckDB doubles the quote. -#}
-{% macro date_literal(value) -%}
-    {{ return("date '" ~ value.strftime('%Y-%m-%d') ~ "'") }}
-{%- endmacro %}
-{% macro timestamp_literal(value) -%}
-    {{ return(adapter.dispatch('timestamp_literal')(value)) }}
-{%- endmacro %}
+{% macro date_literal(v) %}{{ return("date '" ~ v.strftime('%Y-%m-%d') ~ "'") }}{% endmacro %}
+{% macro timestamp_literal(v) %}{{ return(adapter.dispatch('timestamp_literal')(v)) }}{% endmacro %}
 {% macro default__timestamp_literal(value) -%}
     {{ return("timestamp '" ~ value.strftime('%Y-%m-%d %H:%M:%S.%f') ~ "'") }}
 {%- endmacro %}
-{% macro string_literal(value) -%}
-    {{ return(adapter.dispatch('string_literal')(value)) }}
+{#- On BigQuery in UTC ISO 8601 form ('2026-11-26T15:31:01.160082Z'): the emulator mangles the
+    fraction after a space separator inside some INSERT ... SELECT statements. -#}
+{% macro bigquery__timestamp_literal(value) -%}
+    {%- set value = value.astimezone(modules.pytz.utc) if value.tzinfo else value -%}
+    {{ return("timestamp '" ~ value.strftime('%Y-%m-%dT%H:%M:%S.%f') ~ "Z'") }}
 {%- endmacro %}
+{% macro string_literal(v) %}{{ return(adapter.dispatch('string_literal')(v)) }}{% endmacro %}
 {% macro default__string_literal(value) -%}
     {{ return("'" ~ (value | string).replace("'", "''") ~ "'") }}
 {%- endmacro %}
@@ -69,9 +61,7 @@
 
 {#- Not named cluster_by: dbt-bigquery's create_table_as calls its own cluster_by macro
     to render the `cluster by` clause, and a project macro of that name replaces it. -#}
-{% macro cluster_columns(columns) -%}
-    {{ return(adapter.dispatch('cluster_columns')(columns)) }}
-{%- endmacro %}
+{% macro cluster_columns(c) %}{{ return(adapter.dispatch('cluster_columns')(c)) }}{% endmacro %}
 {% macro default__cluster_columns(columns) %}{{ return(none) }}{% endmacro %}
 {% macro bigquery__cluster_columns(columns) %}{{ return(columns) }}{% endmacro %}
 

@@ -1,13 +1,8 @@
-{#-
-    What an incremental model reads: everything newer than its own watermark (the
-    largest batch_loaded_at it holds), inlined as literals so that BigQuery prunes
-    partitions. Each run is idempotent: a run that failed, or several batches piling up,
-    are caught up by the next run.
--#}
-
-{#- dbt's is_incremental(), limited to building a model. Elsewhere (compile, docs,
-    sqlfluff, unit tests) a model renders its full build and never reads the warehouse,
-    so `dbt compile --target prod` needs no credentials. -#}
+{#- An incremental model reads what is newer than its watermark (the largest batch_loaded_at
+    it holds), inlined as literals so that BigQuery prunes; a failed run or piled-up batches
+    are caught up by the next run. is_incremental() holds only when building a model:
+    compile, docs, sqlfluff and unit tests render the full build and never read the
+    warehouse, so `dbt compile --target prod` needs no credentials. -#}
 {% macro is_incremental() %}
     {{ return(flags.WHICH in ('run', 'build', 'retry') and model.resource_type == 'model'
               and dbt.is_incremental()) }}
@@ -18,10 +13,9 @@
     {{ return(run_query('select max(batch_loaded_at) from ' ~ relation).columns[0].values()[0]) }}
 {% endmacro %}
 
-{#- The watermark of the last publish (--vars '{published_watermark: <ISO timestamp>}', which
-    the flow passes): every model has read everything up to it, since only a fully green
-    build is published. An event-level model reads its own watermark from there on, so
-    BigQuery prunes; without the variable it reads it from its whole table. -#}
+{#- The last publish's watermark (--vars '{published_watermark: <ISO timestamp>}', from the
+    flow): only a green build is published, so every model has read up to it, and reads
+    its own watermark from there on (without it, from its whole table). -#}
 {% macro published_watermark() %}
     {%- set value = var('published_watermark', none) -%}
     {{ return(modules.datetime.datetime.fromisoformat(value) if value else none) }}
@@ -36,9 +30,8 @@
     {{ return(column ~ ' in (' ~ literals | join(', ') ~ ')' if literals else 'false') }}
 {% endmacro %}
 
-{#- The slices of a raw table loaded or re-delivered since a version log's watermark, read
-    from raw.load_audit in one query: `filter` on _file_date, and `stamp`, the newest audit
-    _loaded_at (any table), which becomes the new watermark. -#}
+{#- The raw slices loaded since a version log's watermark, from raw.load_audit: `filter` on
+    _file_date, and `stamp`, the newest _loaded_at (any table), the new watermark. -#}
 {% macro changed_slices(table_name) %}
     {%- set audit = source('raw', 'load_audit') -%}
     {%- set loaded_at = utc_timestamp('_loaded_at') -%}
@@ -60,9 +53,8 @@
     }) }}
 {% endmacro %}
 
-{#- How far a current-state model has read its version log. With a published watermark
-    P, its newest row lies on a day that the log rows since P touch, so only those
-    partitions are read (everything up to P has been read, so P is the floor). -#}
+{#- How far a current-state model has read its log. After a publish at P its newest row is
+    on a day the log rows since P touch: only those partitions are read; P is the floor. -#}
 {% macro current_watermark(current, log) %}
     {%- set published = published_watermark() -%}
     {%- if published is none -%}
@@ -83,12 +75,10 @@
     {{ return(days | reject('none') | list) }}
 {% endmacro %}
 
-{#- The rows of a version log a model has not read yet. `state` is the current-state
-    model the model reads: for that model itself, how far it has read the log; for a model
-    built from it, its own watermark, and never past what `state` has read (it lags when
-    it failed), so that the model reads one consistent state. `filter` selects the rows;
-    `days` lists the activity dates they touch (none on a full build: every date);
-    `stamp` is the watermark for the rows rebuilt from them. -#}
+{#- The version-log rows a model has not read: for the current-state model `state` itself,
+    since how far it has read; for a model built from it, since its own watermark and never
+    past `state` (which lags when it failed), so it reads one consistent state. Returns the
+    `filter`, the activity `days` touched (none on a full build) and the new `stamp`. -#}
 {% macro unread_versions(log, state) %}
     {%- if not is_incremental() -%}
         {{ return({'filter': 'true', 'days': none, 'stamp': 'null'}) }}
@@ -99,13 +89,8 @@
     {%- if not own and upto is none -%}
         {{ return({'filter': 'false', 'days': [], 'stamp': 'null'}) }}
     {%- endif -%}
-    {%- set bounds = [] -%}
-    {%- if since is not none -%}
-        {%- do bounds.append('batch_loaded_at > ' ~ timestamp_literal(since)) -%}
-    {%- endif -%}
-    {%- if not own -%}
-        {%- do bounds.append('batch_loaded_at <= ' ~ timestamp_literal(upto)) -%}
-    {%- endif -%}
+    {%- set bounds = [] if since is none else ['batch_loaded_at > ' ~ timestamp_literal(since)] -%}
+    {%- set bounds = bounds + ([] if own else ['batch_loaded_at <= ' ~ timestamp_literal(upto)]) -%}
     {%- set filter = bounds | join(' and ') or 'true' -%}
     {{ return({'filter': filter, 'days': touched_days(log, filter),
                'stamp': timestamp_literal(upto) if upto is not none else 'null'}) }}

@@ -1,10 +1,7 @@
-{#-
-    insert_overwrite with the days read from the model's rows first. dbt-bigquery's
-    dynamic form finds them inside a script (declare, set, `in unnest(variable)`) that the
-    local BigQuery API emulator cannot run; this takes dbt-bigquery's static form with the
-    days as literals, which both run and BigQuery prunes alike. The rows are already in the
-    temp table: with on_schema_change set, dbt-bigquery builds it first.
--#}
+{#- insert_overwrite with the days read from the temp table's rows first (dbt-bigquery's
+    dynamic form uses a script the emulator cannot run): its static form, with the days as
+    literals, which both run and BigQuery prunes alike. The temp table exists already:
+    with on_schema_change set, dbt-bigquery builds it first. -#}
 {% macro bq_insert_overwrite_sql(
     tmp_relation, target_relation, sql, unique_key, partition_by, partitions, dest_columns,
     tmp_relation_exists, copy_partitions
