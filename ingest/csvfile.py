@@ -69,8 +69,8 @@ def scan(path: Path) -> tuple[RecordSpans, bool, np.ndarray | None]:
         return np.searchsorted(quotes, at) % 2 == 0 if len(quotes) else np.ones(len(at), bool)
 
     is_end = outside(lfs)
-    ends = lfs[is_end]
-    crlf = (ends > 0) & (buf[np.maximum(ends - 1, 0)] == _CR)
+    ends = lfs[is_end] if len(quotes) else lfs
+    crlf = (ends > 0) & (buf[np.maximum(ends - 1, 0)] == _CR) if len(crs) else ends < 0
     after = buf[np.minimum(crs + 1, len(buf) - 1)]  # a CR must end a line: LF after it
     if len(stray := crs[((after != _LF) | (crs + 1 == len(buf))) & outside(crs)]):
         raise IngestError(
@@ -83,7 +83,8 @@ def scan(path: Path) -> tuple[RecordSpans, bool, np.ndarray | None]:
     line = np.concatenate(([1], np.flatnonzero(is_end) + 2))  # a record starts after its LF
     if start[-1] >= len(buf):  # the file ends with a terminator: no record after it
         start, end, line = start[:-1], end[:-1], line[:-1]
-    end -= (end > start) & (buf[np.maximum(end - 1, 0)] == _CR)
+    if len(crs):
+        end -= (end > start) & (buf[np.maximum(end - 1, 0)] == _CR)
     mixed_crs = ends[crlf] - 1 if crlf.any() and not crlf.all() else None
     return RecordSpans(start, end, line), len(ends) < len(lfs), mixed_crs
 
