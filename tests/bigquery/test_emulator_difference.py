@@ -26,6 +26,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+
+pytest.importorskip("google.cloud.bigquery", reason="needs the bigquery extra")
 from bq_pipeline import SAMPLE_DATA, sample_days
 
 from config.bigquery import bigquery_client

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+pytest.importorskip("google.cloud.bigquery", reason="needs the bigquery extra")
 from bq_pipeline import MARTS, RAW_KEYS, SAMPLE_DATA, bigquery_marts, bigquery_rows, sample_days
 
 import ingest.warehouse.bigquery as bigquery_warehouse
