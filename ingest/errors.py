@@ -1,7 +1,5 @@
 """Exceptions raised by the loader. Each message says what went wrong and what to do."""
 
-from __future__ import annotations
-
 
 class IngestError(Exception):
     """A whole file was refused (or the load failed); the warehouse was left unchanged."""

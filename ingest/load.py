@@ -44,12 +44,11 @@ def load_files(settings: Settings, files: list[tuple[str, Path, date]]) -> list[
     try:
         warehouse.ensure_raw_tables()
         for table, path, day in files:
-            started, path = time.perf_counter(), Path(path)
+            t0, path = time.perf_counter(), Path(path)
             lineage = (table, day, path.name, uuid.uuid4().hex, datetime.now(UTC))
             with open_read(TABLES[table], path) as plan:
                 counts = warehouse.load_file(plan, LoadResult(*lineage))
-            seconds = time.perf_counter() - started
-            result = LoadResult(*lineage, *counts, plan.extra_columns, seconds)
+            result = LoadResult(*lineage, *counts, plan.extra_columns, time.perf_counter() - t0)
             log.info("%s", result.audit_line())
             if rejected := result.rows_rejected:
                 name = TABLES[table].rejected_table

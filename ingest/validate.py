@@ -124,6 +124,7 @@ class FileRead:
     read_path: Path  # ``path``, a link to it or its copy with LF line ends
     parallel: bool
     long_records: bool
+    parity_spans: csvfile.RecordSpans | None  # when the read options needed them
 
     def select(self, rejects: str) -> str:
         """The one read: every parsed record, typed, with its ``_reject_reason``, in file
@@ -159,13 +160,13 @@ def open_read(schema: TableSchema, path: Path) -> Iterator[FileRead]:
         log.warning("%s: ignoring unknown column(s) %s", path, ", ".join(extra))
     with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
         odd = mm.find(b"\r") >= 0 or mm.find(b'"') >= 0  # else each line is a record
-        spans, quoted_line_break, mixed_crs = csvfile.scan(path) if odd else (None, False, None)
+        spans, multiline, mixed_crs = csvfile.scan(path) if odd else (None, False, None)
         long_records = (
             bool((spans.end - spans.start).max(initial=0) > DEFAULT_MAX_LINE_BYTES)
             if odd
             else csvfile.has_line_over(mm, DEFAULT_MAX_LINE_BYTES)
         )
-    if quoted_line_break:
+    if multiline:
         log.info("%s: quoted line breaks; reading the file in a single thread", path)
     with tempfile.TemporaryDirectory(prefix="nj-read-") as tmp:
         # DuckDB expands *, ? and [ in a path, with no escape: such a file is read through
@@ -178,7 +179,7 @@ def open_read(schema: TableSchema, path: Path) -> Iterator[FileRead]:
             read_path.symlink_to(path.absolute())
         else:
             read_path = path
-        yield FileRead(schema, path, header, extra, read_path, not quoted_line_break, long_records)
+        yield FileRead(schema, path, header, extra, read_path, not multiline, long_records, spans)
 
 
 def write_rows(
@@ -253,7 +254,8 @@ def _locate(
     line, reason, original text); raises before yielding when records do not map to lines."""
     path, n_records = plan.path, n_parsed + len(structural)
     # Large files by quote parity, if it finds the records the reader parsed; else exactly.
-    spans = csvfile.scan(path)[0] if path.stat().st_size > EXACT_SPANS_MAX_BYTES else None
+    big = path.stat().st_size > EXACT_SPANS_MAX_BYTES
+    spans = (plan.parity_spans or csvfile.scan(path)[0]) if big else None
     if spans is None or len(spans.data_index()) != n_records:
         spans = csvfile.record_spans_exact(path)
     data = spans.data_index()
