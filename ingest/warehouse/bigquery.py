@@ -122,6 +122,7 @@ class BigQueryWarehouse:
             )
             columns = schema.columns + LINEAGE_COLUMNS[-1:] + REJECT_RECORD_COLUMNS
             self._stage(rows, staged, columns)
+            self.con.execute(f"DROP TABLE {rejects}")  # a backfill: many files, one connection
             try:
                 (row,) = self.client.query(self.slice_script(plan, expected, meta, staged)).result()
             except gexc.BadRequest as exc:
