@@ -65,14 +65,7 @@
 {% macro default__cluster_columns(columns) %}{{ return(none) }}{% endmacro %}
 {% macro bigquery__cluster_columns(columns) %}{{ return(columns) }}{% endmacro %}
 
-{#- Strategies. Replacing whole day partitions: BigQuery's insert_overwrite; DuckDB has
-    none, so delete+insert with the partition column as the key. Appending: BigQuery's
-    merge with no key only inserts. -#}
-{% macro replace_days_strategy() -%}
-    {{ return(adapter.dispatch('replace_days_strategy')()) }}
-{%- endmacro %}
-{% macro default__replace_days_strategy() %}{{ return('delete+insert') }}{% endmacro %}
-{% macro bigquery__replace_days_strategy() %}{{ return('insert_overwrite') }}{% endmacro %}
+{#- Appending: DuckDB's append; BigQuery's merge with no key only inserts. -#}
 {% macro append_strategy() %}{{ return(adapter.dispatch('append_strategy')()) }}{% endmacro %}
 {% macro default__append_strategy() %}{{ return('append') }}{% endmacro %}
 {% macro bigquery__append_strategy() %}{{ return('merge') }}{% endmacro %}

@@ -1,8 +1,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy=replace_days_strategy(),
-        unique_key='activity_date',
+        incremental_strategy='merge',
+        unique_key=['content_id', 'activity_date'],
         partition_by=date_partition_by('activity_date'),
         cluster_by=cluster_columns(['content_id']),
     )
@@ -74,7 +74,7 @@ departures as (
 
 emptied as (
 
-    -- a (content, day) a view left with nothing: a row of zeros, so its day is rewritten
+    -- a (content, day) a view left with nothing: a row of zeros, which replaces it
     select
         departures.content_id,
         departures.activity_date,

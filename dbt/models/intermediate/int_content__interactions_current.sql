@@ -1,8 +1,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy=replace_days_strategy(),
-        unique_key='activity_date',
+        incremental_strategy='merge',
+        unique_key=['interaction_id', 'activity_date'],
         partition_by=date_partition_by('activity_date'),
         cluster_by=cluster_columns(['interaction_id']),
     )
@@ -48,22 +48,9 @@ live as (
 
 {% if is_incremental() %}
 
-kept as (
-
-    -- the other interactions of the days being rewritten, as they are
-    select *
-    from {{ this }}
-    where
-        {{ in_days('activity_date', unread) }}
-        and not is_deleted
-        and interaction_id not in (select unread.interaction_id from unread)
-
-),
-
 departures as (
 
-    -- a day an interaction has left keeps a tombstone, so that its partition is rewritten
-    -- without the interaction even when nothing else is left on that day
+    -- the row an interaction left on another day becomes a tombstone
     select
         unread.interaction_id,
         cast(null as {{ dbt.type_string() }}) as user_id,
@@ -90,8 +77,6 @@ final as (
 
     select * from live
     {% if is_incremental() -%}
-    union all
-    select * from kept
     union all
     select * from departures
     {%- endif %}

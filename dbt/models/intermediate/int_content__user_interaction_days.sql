@@ -1,8 +1,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy=replace_days_strategy(),
-        unique_key='activity_date',
+        incremental_strategy='merge',
+        unique_key=['user_id', 'activity_date'],
         partition_by=date_partition_by('activity_date'),
         cluster_by=cluster_columns(['user_id']),
     )
@@ -54,8 +54,8 @@ touched as (
 user_days as (
 
     -- rebuilt and stamped with how far this run read (a full build: with the newest
-    -- version counted); a pair left with nothing is a row of zeros, so that its day is
-    -- rewritten
+    -- version counted); a pair left with nothing is a row of zeros, which the merge writes
+    -- over it
     select
         touched.user_id,
         touched.activity_date,
@@ -82,36 +82,6 @@ user_days as (
             and touched.activity_date = interactions.activity_date
     group by touched.user_id, touched.activity_date
 
-),
-
-{% if is_incremental() %}
-
-kept as (
-
-    -- the other users of the days being rewritten, as they are
-    select existing.*
-    from {{ this }} as existing
-    left join touched
-        on
-            existing.user_id = touched.user_id
-            and existing.activity_date = touched.activity_date
-    where
-        {{ in_days('existing.activity_date', unread) }}
-        and existing.likes + existing.shares + existing.comments > 0
-        and touched.user_id is null
-
-),
-
-{% endif %}
-
-final as (
-
-    select * from user_days
-    {% if is_incremental() -%}
-    union all
-    select * from kept
-    {%- endif %}
-
 )
 
-select * from final
+select * from user_days

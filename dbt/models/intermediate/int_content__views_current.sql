@@ -1,8 +1,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy=replace_days_strategy(),
-        unique_key='activity_date',
+        incremental_strategy='merge',
+        unique_key=['view_id', 'activity_date'],
         partition_by=date_partition_by('activity_date'),
         cluster_by=cluster_columns(['view_id']),
     )
@@ -50,22 +50,9 @@ live as (
 
 {% if is_incremental() %}
 
-kept as (
-
-    -- the other views of the days being rewritten, as they are
-    select *
-    from {{ this }}
-    where
-        {{ in_days('activity_date', unread) }}
-        and not is_deleted
-        and view_id not in (select unread.view_id from unread)
-
-),
-
 departures as (
 
-    -- a day a view has left keeps a tombstone, so that its partition is rewritten
-    -- without the view even when nothing else is left on that day
+    -- the row a view left on another day becomes a tombstone
     select
         unread.view_id,
         cast(null as {{ dbt.type_string() }}) as user_id,
@@ -94,8 +81,6 @@ final as (
 
     select * from live
     {% if is_incremental() -%}
-    union all
-    select * from kept
     union all
     select * from departures
     {%- endif %}
