@@ -1,8 +1,5 @@
-"""Low-level facts about a CSV file: its records, its line ends and where each record starts.
-
-Record spans map records to physical lines (DuckDB numbers records, not lines, when quoted
-fields hold line breaks); they are computed only when a file has rejects.
-"""
+"""Low-level facts about a CSV file: its records, its line ends and where each record starts
+(DuckDB numbers records, not lines, when quoted fields hold line breaks)."""
 
 from __future__ import annotations
 
@@ -18,7 +15,7 @@ import numpy as np
 
 from ingest.errors import IngestError
 
-_LF, _CR = ord("\n"), ord("\r")
+_LF, _CR, _NONE = ord("\n"), ord("\r"), np.zeros(0, np.int64)
 
 
 def parse_record(text: str) -> list[str]:
@@ -52,6 +49,12 @@ def has_line_over(mm: mmap.mmap, limit: int) -> bool:
     return False
 
 
+def _offsets(buf: np.ndarray, byte: int) -> np.ndarray:
+    """Where ``byte`` is in ``buf``, 4 MB at a time (a file-sized temporary is slow to map)."""
+    at = [np.flatnonzero(buf[i : i + (1 << 22)] == byte) + i for i in range(0, len(buf), 1 << 22)]
+    return np.concatenate(at or [_NONE])
+
+
 def scan(path: Path) -> tuple[RecordSpans, bool, np.ndarray | None]:
     """The records of ``path`` by quote parity (a LF ends a record after an even number of
     quotes; exact for RFC 4180, a quote inside an unquoted field breaks it), whether a quoted
@@ -61,9 +64,7 @@ def scan(path: Path) -> tuple[RecordSpans, bool, np.ndarray | None]:
         mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
     mm.madvise(mmap.MADV_WILLNEED)
     buf = np.frombuffer(mm, dtype=np.uint8)
-    quotes, lfs, crs = (
-        np.flatnonzero(buf == b) if mm.find(bytes([b])) >= 0 else np.zeros(0, int) for b in b'"\n\r'
-    )
+    quotes, lfs, crs = (_offsets(buf, b) if mm.find(bytes([b])) >= 0 else _NONE for b in b'"\n\r')
 
     def outside(at: np.ndarray) -> np.ndarray:
         return np.searchsorted(quotes, at) % 2 == 0 if len(quotes) else np.ones(len(at), bool)

@@ -169,8 +169,7 @@ def open_read(schema: TableSchema, path: Path) -> Iterator[FileRead]:
     if multiline:
         log.info("%s: quoted line breaks; reading the file in a single thread", path)
     with tempfile.TemporaryDirectory(prefix="nj-read-") as tmp:
-        # DuckDB expands *, ? and [ in a path, with no escape: such a file is read through
-        # a link with a plain name.
+        # DuckDB expands *, ? and [ in a path, with no escape: such a path is read via a link.
         read_path = Path(tmp) / "input.csv"
         if mixed_crs is not None:
             log.info("%s: both LF and CRLF line ends; reading a copy with LF", path)
