@@ -12,9 +12,12 @@ The emulator bills nothing, so the cost is estimated from the SQL and the table 
    referenced: for each table read, the sum of the widths of the columns the query names
    (all of them for ``*``) times the rows of the partitions read. Widths are BigQuery's
    (INT64, FLOAT64, NUMERIC-free, DATE, TIMESTAMP: 8 bytes; BOOL 1; STRING 2 + its UTF-8
-   length, measured on the run's own rows). Rows per partition are measured on the run and
-   scaled to the stated daily volume; a pruned read reads as many partitions as the run's
-   did, an unpruned one every day of history. The compact tables per day (and the content
+   length, measured on the run's own rows). At a nightly cadence a partition holds one day
+   of data (a batch for the version logs, an activity date for the rest), so rows per
+   partition are the run's rows per day loaded, scaled to the stated daily volume (the run
+   loads its history in one backfill: its batch partitions hold several days each). A
+   pruned read reads as many partitions as the run's did, an unpruned one every day of
+   history. The compact tables per day (and the content
    mart) are partitioned by day and counted the same way; the ones per user or per pair
    (and the user mart) are counted whole, at their measured size scaled by volume.
 
@@ -230,10 +233,10 @@ class Estimate:
 
 
 def estimate(
-    reads: list[Read], tables: dict[str, Table], scale: float, history_days: int
+    reads: list[Read], tables: dict[str, Table], scale: float, history_days: int, days_loaded: int
 ) -> Estimate:
-    """Bytes one night processes after ``history_days`` days at ``scale`` times the run's
-    daily volume."""
+    """Bytes one night processes after ``history_days`` days at ``scale`` times the daily
+    volume of the run, which loaded ``days_loaded`` days."""
     by_table: dict[str, float] = defaultdict(float)
     for read in reads:
         table = tables.get(read.table)
@@ -241,7 +244,7 @@ def estimate(
             continue
         width = table.bytes_per_row(read.columns)
         if read.table in PARTITIONED:
-            per_partition = table.rows / table.partitions * scale
+            per_partition = table.rows / days_loaded * scale
             partitions = history_days if read.partitions is None else read.partitions
             by_table[read.table] += width * per_partition * partitions
         else:  # per user or pair: whole, at the scaled volume

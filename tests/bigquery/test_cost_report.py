@@ -64,7 +64,8 @@ def test_a_nightly_run_reads_the_batch_and_what_it_costs(
     sample_views_per_day = raw["raw.viewing_logs"].rows / raw["raw.viewing_logs"].partitions
     scale = VIEWS_PER_DAY / sample_views_per_day
     new_bytes = sum(t.bytes_per_row({"*"}) * t.rows / t.partitions * scale for t in raw.values())
-    estimates = [estimate(reads, tables, scale, h) for h in (30, 365)]
+    days_loaded = raw["raw.viewing_logs"].partitions
+    estimates = [estimate(reads, tables, scale, h, days_loaded) for h in (30, 365)]
     references = len(reads)
 
     with capsys.disabled():
