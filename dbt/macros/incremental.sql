@@ -78,25 +78,27 @@
 {#- The version-log rows a model has not read: for the current-state model `state` itself,
     since how far it has read; for a model built from it, since its own watermark and never
     past `state` (which lags when it failed), so it reads one consistent state. Returns the
-    `filter`, the activity `days` touched (none on a full build) and the new `stamp`. -#}
+    `filter`, the `log` and the new `stamp`. -#}
 {% macro unread_versions(log, state) %}
     {%- if not is_incremental() -%}
-        {{ return({'filter': 'true', 'days': none, 'stamp': 'null'}) }}
+        {{ return({'filter': 'true', 'log': log, 'stamp': 'null'}) }}
     {%- endif -%}
     {%- set own = (state | string) == (this | string) -%}
     {%- set upto = current_watermark(state, log) -%}
     {%- set since = upto if own else watermark(this) -%}
     {%- if not own and upto is none -%}
-        {{ return({'filter': 'false', 'days': [], 'stamp': 'null'}) }}
+        {{ return({'filter': 'false', 'log': log, 'stamp': 'null'}) }}
     {%- endif -%}
     {%- set bounds = [] if since is none else ['batch_loaded_at > ' ~ timestamp_literal(since)] -%}
     {%- set bounds = bounds + ([] if own else ['batch_loaded_at <= ' ~ timestamp_literal(upto)]) -%}
     {%- set filter = bounds | join(' and ') or 'true' -%}
-    {{ return({'filter': filter, 'days': touched_days(log, filter),
+    {{ return({'filter': filter, 'log': log,
                'stamp': timestamp_literal(upto) if upto is not none else 'null'}) }}
 {% endmacro %}
 
-{#- `column` restricted to the days of unread versions (true on a full build). -#}
+{#- `column` restricted to the activity days the unread versions touch (true when they
+    are the whole log, as on a full build), read only by the models that need them. -#}
 {% macro in_days(column, unread) %}
-    {{ return('true' if unread.days is none else in_literals(column, unread.days)) }}
+    {%- set whole = unread.filter == 'true' -%}
+    {{ return('true' if whole else in_literals(column, touched_days(unread.log, unread.filter))) }}
 {% endmacro %}
