@@ -210,14 +210,11 @@ def write_rows(
         ).fetchone()  # type: ignore[misc]
         rejected = len(structural) + n_rule
         counts = (n_parsed + len(structural), n_parsed - n_rule, rejected)
-        rule_rows = (
-            n_rule
-            and con.execute(
-                f"SELECT rowid - {first}, {REASON} FROM {table} "
-                f"WHERE {where} AND {REASON} IS NOT NULL ORDER BY 1"
-            ).fetchall()
+        rule_sql = (
+            f"SELECT rowid - {first}, {REASON} FROM {table} WHERE {where} AND {REASON} IS NOT NULL"
         )
-        located = _locate(plan, n_parsed, structural, rule_rows or []) if rejected else iter(())
+        rule_rows = con.execute(rule_sql + " ORDER BY 1").fetchall() if n_rule else []
+        located = _locate(plan, n_parsed, structural, rule_rows) if rejected else iter(())
         return counts, first, _rejects_table(con, f"{rejects}_located", located)
     finally:
         with contextlib.suppress(duckdb.TransactionException):  # aborted: rolled back anyway
