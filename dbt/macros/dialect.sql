@@ -59,6 +59,13 @@
     {{ return({'field': column, 'data_type': data_type, 'granularity': 'day'}) }}
 {%- endmacro %}
 
+{#- Stored row order. DuckDB prunes row groups by each column's min and max, so rows stored
+    by day prune on a day filter as BigQuery's partitions do, and a night's late updates
+    leave the older row groups alone (a checkpoint rewrites each row group changed). -#}
+{% macro storage_order(column) %}{{ return(adapter.dispatch('storage_order')(column)) }}{% endmacro %}
+{% macro default__storage_order(column) %}{{ return('order by ' ~ column) }}{% endmacro %}
+{% macro bigquery__storage_order(column) %}{{ return('') }}{% endmacro %}
+
 {#- Not named cluster_by: dbt-bigquery's create_table_as calls its own cluster_by macro
     to render the `cluster by` clause, and a project macro of that name replaces it. -#}
 {% macro cluster_columns(c) %}{{ return(adapter.dispatch('cluster_columns')(c)) }}{% endmacro %}

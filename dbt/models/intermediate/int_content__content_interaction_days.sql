@@ -92,3 +92,4 @@ final as (
 )
 
 select * from final
+{{ storage_order('activity_date') }}

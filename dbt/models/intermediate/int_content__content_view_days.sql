@@ -107,3 +107,4 @@ final as (
 )
 
 select * from final
+{{ storage_order('activity_date') }}

@@ -84,3 +84,4 @@ final as (
 )
 
 select * from final
+{{ storage_order('activity_date') }}

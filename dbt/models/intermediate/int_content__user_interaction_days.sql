@@ -85,3 +85,4 @@ user_days as (
 )
 
 select * from user_days
+{{ storage_order('activity_date') }}

@@ -75,3 +75,4 @@ user_days as (
 )
 
 select * from user_days
+{{ storage_order('activity_date') }}

@@ -88,3 +88,4 @@ final as (
 )
 
 select * from final
+{{ storage_order('activity_date') }}
