@@ -72,7 +72,9 @@
 {% macro default__cluster_columns(columns) %}{{ return(none) }}{% endmacro %}
 {% macro bigquery__cluster_columns(columns) %}{{ return(columns) }}{% endmacro %}
 
-{#- Appending: DuckDB's append; BigQuery's merge with no key only inserts. -#}
-{% macro append_strategy() %}{{ return(adapter.dispatch('append_strategy')()) }}{% endmacro %}
-{% macro default__append_strategy() %}{{ return('append') }}{% endmacro %}
-{% macro bigquery__append_strategy() %}{{ return('merge') }}{% endmacro %}
+{#- Writing a batch: appended, or by key (each key's row replaced). DuckDB deletes and
+    appends, which leaves the older row groups' data for a checkpoint to keep as it is (a
+    merge's updates rewrite them); BigQuery's merge does both (with no key it inserts). -#}
+{% macro write_strategy(keyed=true) %}{{ return(adapter.dispatch('write_strategy')(keyed)) }}{% endmacro %}
+{% macro default__write_strategy(keyed) %}{{ return('delete+insert' if keyed else 'append') }}{% endmacro %}
+{% macro bigquery__write_strategy(keyed) %}{{ return('merge') }}{% endmacro %}

@@ -1,7 +1,7 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='merge',
+        incremental_strategy=write_strategy(),
         unique_key=['content_id', 'activity_date'],
         partition_by=date_partition_by('activity_date'),
         cluster_by=cluster_columns(['content_id']),

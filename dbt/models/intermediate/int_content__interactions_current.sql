@@ -1,7 +1,7 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='merge',
+        incremental_strategy=write_strategy(),
         unique_key=['interaction_id', 'activity_date'],
         partition_by=date_partition_by('activity_date'),
         cluster_by=cluster_columns(['interaction_id']),

@@ -1,7 +1,7 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='merge',
+        incremental_strategy=write_strategy(),
         unique_key=['user_id', 'content_id'],
         cluster_by=cluster_columns(['user_id']),
     )

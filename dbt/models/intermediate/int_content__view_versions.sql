@@ -1,7 +1,7 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy=append_strategy(),
+        incremental_strategy=write_strategy(keyed=false),
         partition_by=date_partition_by('batch_loaded_at', 'timestamp'),
         cluster_by=cluster_columns(['view_id']),
     )
