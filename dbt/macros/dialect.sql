@@ -60,8 +60,8 @@
 {%- endmacro %}
 
 {#- Stored row order. DuckDB prunes row groups by each column's min and max, so rows stored
-    by day prune on a day filter as BigQuery's partitions do, and a night's late updates
-    leave the older row groups alone (a checkpoint rewrites each row group changed). -#}
+    by day prune on a day filter as BigQuery's partitions do, and a night's writes (late
+    events included) change only the last days' row groups, which a checkpoint rewrites. -#}
 {% macro storage_order(column) %}{{ return(adapter.dispatch('storage_order')(column)) }}{% endmacro %}
 {% macro default__storage_order(column) %}{{ return('order by ' ~ column) }}{% endmacro %}
 {% macro bigquery__storage_order(column) %}{{ return('') }}{% endmacro %}
